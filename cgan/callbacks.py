@@ -1,0 +1,137 @@
+"""Keras callbacks that turn `fit` into a recorded run.
+
+Order matters: `EpochClock` stamps the training time first, `DiscriminatorReport`
+adds D's metrics to the epoch logs, `EvolutionGrid` draws the fixed-noise grid,
+and `RunRecorder` writes everything to the run folder last.
+"""
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+from cgan import plots
+from cgan.data import to_uint8
+from cgan.runs import RunFolder, atomic_write, write_json
+
+
+def generate_images(generator, noise, labels, batch_size: int = 500) -> np.ndarray:
+    """Generator output for numpy noise and labels, in [-1, 1], as numpy."""
+    out = [keras.ops.convert_to_numpy(generator([noise[i:i + batch_size], labels[i:i + batch_size]], training=False))
+           for i in range(0, len(noise), batch_size)]
+    return np.concatenate(out)
+
+
+def predict_real(discriminator, images, labels, batch_size: int = 500) -> np.ndarray:
+    out = [keras.ops.convert_to_numpy(discriminator([images[i:i + batch_size], labels[i:i + batch_size]],
+                                                    training=False))
+           for i in range(0, len(images), batch_size)]
+    return np.concatenate(out).reshape(-1)
+
+
+def discriminator_scores(discriminator, real, real_labels, fake, fake_labels) -> dict:
+    """Accuracy, precision, recall and F1 of D, with real images as the positive class."""
+    probs = np.concatenate([predict_real(discriminator, real, real_labels),
+                            predict_real(discriminator, fake, fake_labels)])
+    truth = np.concatenate([np.ones(len(real), int), np.zeros(len(fake), int)])
+    guess = (probs > 0.5).astype(int)
+    return {"accuracy": accuracy_score(truth, guess),
+            "precision": precision_score(truth, guess, zero_division=0),
+            "recall": recall_score(truth, guess, zero_division=0),
+            "f1": f1_score(truth, guess, zero_division=0)}
+
+
+class EpochClock(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["train_seconds"] = time.perf_counter() - self._start
+
+
+class DiscriminatorReport(keras.callbacks.Callback):
+    """D's metrics on `samples` real + `samples` generated images, for train and test."""
+
+    def __init__(self, dataset, samples: int, latent_dim: int, seed: int):
+        super().__init__()
+        self.dataset, self.samples, self.latent_dim, self.seed = dataset, samples, latent_dim, seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = time.perf_counter()
+        rng = np.random.default_rng([self.seed, epoch])
+        gan, ds = self.model, self.dataset
+        for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
+            idx = rng.choice(len(x), size=min(self.samples, len(x)), replace=False)
+            noise = rng.standard_normal((len(idx), self.latent_dim)).astype("float32")
+            fake_labels = rng.integers(0, ds.num_classes, size=(len(idx), 1)).astype("int32")
+            fake = generate_images(gan.generator, noise, fake_labels)
+            scores = discriminator_scores(gan.discriminator, x[idx], y[idx].reshape(-1, 1), fake, fake_labels)
+            logs.update({f"{split}_d_{k}": float(v) for k, v in scores.items()})
+        logs["eval_seconds"] = time.perf_counter() - start
+
+
+class EvolutionGrid(keras.callbacks.Callback):
+    """One grid per epoch from the same noise, one cell per class."""
+
+    def __init__(self, run: RunFolder, label_names, latent_dim: int, seed: int):
+        super().__init__()
+        self.run, self.names = run, list(label_names)
+        rng = np.random.default_rng(seed)
+        self.noise = rng.standard_normal((len(self.names), latent_dim)).astype("float32")
+        self.labels = np.arange(len(self.names), dtype="int32").reshape(-1, 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        images = to_uint8(generate_images(self.model.generator, self.noise, self.labels))
+        self.run.evolution.mkdir(parents=True, exist_ok=True)
+        path = self.run.evolution / f"epoch_{epoch + 1:03d}.png"
+        atomic_write(path, lambda tmp: plots.labelled_grid(images, self.names, f"epoch {epoch + 1}", tmp))
+        frames = sorted(self.run.evolution.glob("epoch_*.png"))
+        atomic_write(self.run.gif, lambda tmp: plots.write_gif(frames, tmp))
+
+
+class IterationLog(keras.callbacks.Callback):
+    """Per-step losses, kept in memory during an epoch and flushed at its end."""
+
+    def __init__(self, print_every: int = 0):
+        super().__init__()
+        self.rows, self.print_every = [], print_every
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.rows, self.epoch, self._start = [], epoch + 1, time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.rows.append((self.epoch, batch + 1, float(logs["d_loss_step"]), float(logs["g_loss_step"])))
+        if self.print_every and (batch + 1) % self.print_every == 0:
+            rate = (batch + 1) / (time.perf_counter() - self._start)
+            print(f"  epoch {self.epoch} step {batch + 1}: d_loss {self.rows[-1][2]:.3f} "
+                  f"g_loss {self.rows[-1][3]:.3f} ({rate:.2f} steps/s)", flush=True)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["epoch", "step", "d_loss", "g_loss"])
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """Writes history, iterations, plots, generator, checkpoint and summary after every epoch."""
+
+    def __init__(self, run: RunFolder, iteration_log: IterationLog, summary_fn, history=None, iterations=None):
+        super().__init__()
+        self.run, self.iteration_log, self.summary_fn = run, iteration_log, summary_fn
+        self.history = history if history is not None else pd.DataFrame()
+        self.iterations = iterations if iterations is not None else pd.DataFrame()
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1}
+        row.update({k: float(v) for k, v in logs.items() if not k.endswith("_step")})
+        self.history = pd.concat([self.history, pd.DataFrame([row])], ignore_index=True)
+        self.iterations = pd.concat([self.iterations, self.iteration_log.frame()], ignore_index=True)
+        atomic_write(self.run.history, lambda tmp: self.history.to_csv(tmp, index=False))
+        atomic_write(self.run.iterations, lambda tmp: self.iterations.to_csv(tmp, index=False))
+        plots.plot_history(self.history, self.iterations, self.run.plots)
+        generator = self.model.generator
+        atomic_write(self.run.generator_keras, generator.save)
+        atomic_write(self.run.generator_h5, generator.save)
+        write_json(self.run.summary, self.summary_fn(self.history, status="running"))
+        self.run.save_checkpoint(self.model, epoch + 1)

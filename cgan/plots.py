@@ -1,0 +1,81 @@
+"""Figures of a run: image grids, the evolution GIF and training curves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def tile(images: np.ndarray, rows: int, cols: int, pad: int = 2, scale: int = 1) -> np.ndarray:
+    """uint8 N×H×W×C images → one uint8 mosaic (row-major), upscaled by `scale`."""
+    n, h, w, c = images.shape
+    canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, dtype="uint8")
+    for i in range(min(n, rows * cols)):
+        r, k = divmod(i, cols)
+        canvas[pad + r * (h + pad):pad + r * (h + pad) + h, pad + k * (w + pad):pad + k * (w + pad) + w] = images[i]
+    if scale > 1:
+        canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
+    return canvas
+
+
+def save_png(array: np.ndarray, path) -> None:
+    image = array[..., 0] if array.shape[-1] == 1 else array
+    Image.fromarray(image).save(path)
+
+
+def labelled_grid(images: np.ndarray, names, title: str, path) -> None:
+    """One cell per class with its name underneath (the per-epoch evolution grid)."""
+    n = len(images)
+    cols = min(n, 10)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25 + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, name in zip(axes.flat, images, names):
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(str(name), fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def write_gif(frames: list[Path], path, ms_per_frame: int = 400) -> None:
+    if not frames:
+        return
+    images = [Image.open(f).convert("P", palette=Image.Palette.ADAPTIVE) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+
+
+def _line_plot(frame, columns, title, ylabel, path, xlabel="epoch"):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for col in columns:
+        if col in frame:
+            ax.plot(frame.index if xlabel == "epoch" else np.arange(len(frame)), frame[col],
+                    label=col, marker="o" if xlabel == "epoch" and len(frame) < 30 else None)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_history(history, iterations, folder: Path) -> None:
+    """The three plots of a run folder, from its history and per-iteration frames."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if iterations is not None and len(iterations):
+        smooth = iterations[["d_loss", "g_loss"]].rolling(25, min_periods=1).mean()
+        _line_plot(smooth, ["d_loss", "g_loss"], "Loss per iteration (rolling mean of 25)",
+                   "BCE loss", folder / "loss_per_iteration.png", xlabel="iteration")
+    frame = history.set_index("epoch")
+    _line_plot(frame, ["d_loss", "val_d_loss", "g_loss", "val_g_loss"],
+               "Losses per epoch (train vs test)", "BCE loss", folder / "loss_per_epoch.png")
+    metrics = [f"{split}_d_{m}" for split in ("train", "test") for m in ("accuracy", "precision", "recall", "f1")]
+    _line_plot(frame, metrics, "Discriminator metrics per epoch (real = positive class)",
+               "score", folder / "d_metrics_per_epoch.png")

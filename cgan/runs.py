@@ -1,0 +1,127 @@
+"""The run folder: everything one training run leaves behind, and how to resume it.
+
+resultados/<dataset>/<model>_<version>/
+    config.toml            the exact configuration that ran
+    history.csv            one row per epoch: losses, D metrics, wall times
+    iterations.csv         one row per training step: D and G loss
+    plots/                 loss per iteration, losses per epoch, D metrics per epoch
+    evolution/epoch_NNN.png + evolution.gif   fixed-noise grids, one cell per class
+    generator.keras, generator.h5
+    summary.json           parameter counts, epochs, wall times, final metrics, environment
+    checkpoint/            G, D and both optimizers after the last finished epoch (not committed)
+
+Every file is written to a temporary name and renamed, so a kill leaves the
+previous good version in place.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_ENV = "CGAN_RESULTS_DIR"
+
+
+class RunError(RuntimeError):
+    """A run folder that cannot be used as asked; the message is one line."""
+
+
+def results_root() -> Path:
+    return Path(os.environ.get(RESULTS_ENV) or REPO_ROOT / "resultados")
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path) and rename the result onto `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix="".join(path.suffixes) or ".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_json(path: Path, data: dict) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+class RunFolder:
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"RunFolder({str(self.path)!r})"
+
+    config = property(lambda self: self.path / "config.toml")
+    history = property(lambda self: self.path / "history.csv")
+    iterations = property(lambda self: self.path / "iterations.csv")
+    plots = property(lambda self: self.path / "plots")
+    evolution = property(lambda self: self.path / "evolution")
+    gif = property(lambda self: self.path / "evolution.gif")
+    generator_keras = property(lambda self: self.path / "generator.keras")
+    generator_h5 = property(lambda self: self.path / "generator.h5")
+    summary = property(lambda self: self.path / "summary.json")
+    checkpoint = property(lambda self: self.path / "checkpoint")
+
+    def read_summary(self) -> dict:
+        try:
+            return json.loads(self.summary.read_text())
+        except FileNotFoundError:
+            raise RunError(f"{self.path} is not a run folder (no summary.json)") from None
+        except json.JSONDecodeError:
+            raise RunError(f"{self.summary} is corrupt (not valid JSON)") from None
+
+    def checkpoint_epoch(self) -> int:
+        state = self.checkpoint / "state.json"
+        return json.loads(state.read_text())["epoch"] if state.is_file() else 0
+
+    def is_finished(self) -> bool:
+        try:
+            return self.read_summary().get("status") == "finished"
+        except RunError:
+            return False
+
+    # -- checkpoints: weights of G and D, both optimizers, the sampling RNG ----
+    def save_checkpoint(self, gan, epoch: int) -> None:
+        folder = self.checkpoint
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / "generator.weights.h5", gan.generator.save_weights)
+        atomic_write(folder / "discriminator.weights.h5", gan.discriminator.save_weights)
+        arrays = {f"d_{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)}
+        arrays.update({f"g_{i}": np.asarray(v) for i, v in enumerate(gan.g_optimizer.variables)})
+        arrays["seed_state"] = np.asarray(gan.seed_generator.state)
+        atomic_write(folder / "optimizers.npz", lambda tmp: np.savez(tmp, **arrays))
+        # state.json is written last: it is the commit point a resume trusts.
+        write_json(folder / "state.json", {"epoch": epoch})
+
+    def load_checkpoint(self, gan) -> int:
+        folder = self.checkpoint
+        gan.generator.load_weights(folder / "generator.weights.h5")
+        gan.discriminator.load_weights(folder / "discriminator.weights.h5")
+        with np.load(folder / "optimizers.npz", allow_pickle=False) as saved:
+            for prefix, optimizer in (("d", gan.d_optimizer), ("g", gan.g_optimizer)):
+                for i, variable in enumerate(optimizer.variables):
+                    variable.assign(saved[f"{prefix}_{i}"])
+            gan.seed_generator.state.assign(saved["seed_state"])
+        return self.checkpoint_epoch()

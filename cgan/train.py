@@ -1,0 +1,118 @@
+"""Train one configuration into its run folder (resuming from its checkpoint if any)."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from cgan.callbacks import DiscriminatorReport, EpochClock, EvolutionGrid, IterationLog, RunRecorder
+from cgan.config import RunConfig, dump_config
+from cgan.data import load_dataset
+from cgan.gan import ConditionalGAN
+from cgan.models import build_models
+from cgan.runs import RunError, RunFolder, results_root, write_json, write_text
+from cgan.runtime import environment_facts
+
+
+def make_optimizer(spec):
+    settings = spec.model_dump()
+    name = settings.pop("name")
+    return keras.optimizers.RMSprop(**settings) if name == "rmsprop" else keras.optimizers.Adam(**settings)
+
+
+def build_gan(cfg: RunConfig, image_shape, num_classes: int) -> ConditionalGAN:
+    generator, discriminator = build_models(cfg.model, image_shape, num_classes, cfg.latent_dim, cfg.model_options)
+    gan = ConditionalGAN(generator, discriminator, cfg.latent_dim, num_classes, seed=cfg.seed)
+    gan.compile(d_optimizer=make_optimizer(cfg.d_optimizer), g_optimizer=make_optimizer(cfg.g_optimizer))
+    return gan
+
+
+def _prepare_folder(run: RunFolder, cfg: RunConfig, overwrite: bool) -> int:
+    """Epoch to start from: the checkpoint's when resuming the same config, else 0."""
+    if overwrite and run.path.exists():
+        import shutil
+
+        shutil.rmtree(run.path)
+    if run.is_finished() and run.checkpoint_epoch() >= cfg.epochs:
+        raise RunError(f"{run.path} already holds a finished run; pass --overwrite or choose another --out")
+    if run.config.is_file() and run.config.read_text() != dump_config(cfg):
+        if run.checkpoint_epoch() > 0 and not _only_epochs_differ(run, cfg):
+            raise RunError(f"{run.path} holds a run with a different config; pass --overwrite or another --out")
+    return run.checkpoint_epoch()
+
+
+def _only_epochs_differ(run: RunFolder, cfg: RunConfig) -> bool:
+    from cgan.config import load_config
+
+    previous = load_config(run.config)
+    return previous.with_overrides(epochs=cfg.epochs) == cfg
+
+
+def _past_rows(path: Path, done: int) -> pd.DataFrame | None:
+    if done == 0 or not path.is_file():
+        return None
+    frame = pd.read_csv(path)
+    return frame[frame["epoch"] <= done].reset_index(drop=True)
+
+
+def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrite: bool = False,
+          verbose: int = 2, print_every: int = 0) -> RunFolder:
+    run = RunFolder(out or results_root() / cfg.dataset / cfg.run_name)
+    done = _prepare_folder(run, cfg, overwrite)
+    keras.utils.set_random_seed(cfg.seed)
+    data = load_dataset(cfg.dataset, data_dir, subset=cfg.subset, label_mode=cfg.label_mode, seed=cfg.seed)
+    gan = build_gan(cfg, data.image_shape, data.num_classes)
+    if done:
+        gan_epoch = run.load_checkpoint(gan)
+        print(f"cgan: resuming {run.path} after epoch {gan_epoch}", flush=True)
+    run.path.mkdir(parents=True, exist_ok=True)
+    write_text(run.config, dump_config(cfg))
+
+    previous = run.read_summary() if done and run.summary.is_file() else {}
+    started = time.perf_counter()
+    wall_before = previous.get("wall_seconds", 0.0)
+
+    def summary(history: pd.DataFrame, status: str) -> dict:
+        return _summary(cfg, data, gan, history, status, wall_before + time.perf_counter() - started,
+                        previous.get("started_utc"))
+
+    log = IterationLog(print_every)
+    recorder = RunRecorder(run, log, summary, _past_rows(run.history, done), _past_rows(run.iterations, done))
+    val_idx = np.random.default_rng(cfg.seed).choice(len(data.x_test), min(cfg.eval_samples, len(data.x_test)),
+                                                     replace=False)
+    callbacks = [EpochClock(), DiscriminatorReport(data, cfg.eval_samples, cfg.latent_dim, cfg.seed),
+                 EvolutionGrid(run, data.label_names, cfg.latent_dim, cfg.seed), log, recorder]
+    if done < cfg.epochs:
+        gan.fit(data.x_train, data.y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, initial_epoch=done,
+                validation_data=(data.x_test[val_idx], data.y_test[val_idx]), shuffle=True,
+                callbacks=callbacks, verbose=verbose)
+    write_json(run.summary, summary(recorder.history, status="finished"))
+    return run
+
+
+def _summary(cfg, data, gan, history: pd.DataFrame, status: str, wall: float, started_utc) -> dict:
+    g, d = gan.generator.count_params(), gan.discriminator.count_params()
+    last = history.iloc[-1].to_dict() if len(history) else {}
+    return {
+        "dataset": cfg.dataset, "model": cfg.model, "version": cfg.version,
+        "status": status,
+        "epochs_done": int(history["epoch"].max()) if len(history) else 0,
+        "epochs_planned": cfg.epochs,
+        "image_shape": list(data.image_shape), "num_classes": data.num_classes,
+        "label_mode": cfg.label_mode, "label_names": list(data.label_names),
+        "latent_dim": cfg.latent_dim,
+        "params": {"generator": g, "discriminator": d, "total": g + d},
+        "data": {"source": data.source, "train_images": int(len(data.x_train)),
+                 "train_is_subset": data.train_is_subset, "test_images": int(len(data.x_test))},
+        "eval_samples": cfg.eval_samples,
+        "wall_seconds": round(wall, 1),
+        "mean_epoch_seconds": round(float(history["train_seconds"].mean()), 1) if len(history) else None,
+        "final_metrics": {k: round(v, 4) for k, v in last.items() if k != "epoch"},
+        "started_utc": started_utc or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "updated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "environment": environment_facts(),
+    }

@@ -1,0 +1,38 @@
+"""Shared fixtures. Tests use tiny models and small real-data subsets.
+
+The backend comes from KERAS_BACKEND (default: cgan's choice, torch where installed);
+tests/test_backends.py covers the other backends in subprocesses.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cgan.runtime import ensure_backend
+
+ensure_backend()
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("CGAN_DATA_DIR") or REPO.parent / "shared" / "datasets")
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    if not (DATA_DIR / "mnist.npz").is_file():
+        pytest.fail(f"test data missing: {DATA_DIR}/mnist.npz (set CGAN_DATA_DIR)")
+    return DATA_DIR
+
+
+def run_cli(*args, env=None, cwd=None):
+    """Run `python -m cgan ...` in a fresh process; returns CompletedProcess."""
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "cgan", *map(str, args)], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or REPO, timeout=600)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -1,0 +1,41 @@
+"""The training step on tiny synthetic data, on the active backend."""
+import keras
+import numpy as np
+
+from cgan.config import load_config
+from cgan.train import build_gan
+
+
+def _tiny_gan(batch_size=8):
+    cfg = load_config("configs/mnist/m1_v1.toml").with_overrides(latent_dim=8, batch_size=batch_size)
+    return build_gan(cfg.with_overrides(model_options={"g_filters": [8, 8, 4], "d_filters": [4, 8]}),
+                     (28, 28, 1), 10)
+
+
+def _weights(model):
+    return [np.array(keras.ops.convert_to_numpy(w)) for w in model.trainable_weights]
+
+
+def test_fit_updates_both_networks_and_both_optimizers():
+    gan = _tiny_gan()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, 32).astype("int32")
+    g_before, d_before = _weights(gan.generator), _weights(gan.discriminator)
+    history = gan.fit(x, y, batch_size=8, epochs=2, verbose=0, validation_data=(x[:8], y[:8]))
+    assert int(gan.d_optimizer.iterations) == 8 and int(gan.g_optimizer.iterations) == 8
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(g_before, _weights(gan.generator)))
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(d_before, _weights(gan.discriminator)))
+    for key in ("d_loss", "g_loss", "val_d_loss", "val_g_loss"):
+        assert np.isfinite(history.history[key]).all()
+
+
+def test_test_step_changes_nothing():
+    gan = _tiny_gan()
+    x = np.zeros((16, 28, 28, 1), "float32")
+    y = np.arange(16, dtype="int32") % 10
+    before = _weights(gan.generator) + _weights(gan.discriminator)
+    gan.evaluate(x, y, batch_size=8, verbose=0)
+    after = _weights(gan.generator) + _weights(gan.discriminator)
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert int(gan.d_optimizer.iterations) == 0
