@@ -6,6 +6,7 @@ and `RunRecorder` writes everything to the run folder last.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import keras
@@ -15,7 +16,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 
 from cgan import plots
 from cgan.data import to_uint8
-from cgan.runs import RunFolder, atomic_write, write_json
+from cgan.runs import RunFolder, TrainingDiverged, atomic_write, write_json
 
 
 def generate_images(generator, noise, labels, batch_size: int = 500) -> np.ndarray:
@@ -103,7 +104,13 @@ class IterationLog(keras.callbacks.Callback):
         self.rows, self.epoch, self._start = [], epoch + 1, time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self.rows.append((self.epoch, batch + 1, float(logs["d_loss_step"]), float(logs["g_loss_step"])))
+        d_loss, g_loss = float(logs["d_loss_step"]), float(logs["g_loss_step"])
+        if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+            # Raising (not stop_training) keeps the epoch-end callbacks from saving NaN weights.
+            raise TrainingDiverged(f"loss became {d_loss if not math.isfinite(d_loss) else g_loss} "
+                                   f"({'D' if not math.isfinite(d_loss) else 'G'}) at epoch {self.epoch}, "
+                                   f"step {batch + 1}")
+        self.rows.append((self.epoch, batch + 1, d_loss, g_loss))
         if self.print_every and (batch + 1) % self.print_every == 0:
             rate = (batch + 1) / (time.perf_counter() - self._start)
             print(f"  epoch {self.epoch} step {batch + 1}: d_loss {self.rows[-1][2]:.3f} "
@@ -133,5 +140,6 @@ class RunRecorder(keras.callbacks.Callback):
         generator = self.model.generator
         atomic_write(self.run.generator_keras, generator.save)
         atomic_write(self.run.generator_h5, generator.save)
-        write_json(self.run.summary, self.summary_fn(self.history, status="running"))
+        # The checkpoint is the commit point: a resume keeps history rows up to its epoch.
         self.run.save_checkpoint(self.model, epoch + 1)
+        write_json(self.run.summary, self.summary_fn(self.history, status="running"))

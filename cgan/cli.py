@@ -1,4 +1,4 @@
-"""`cgan` command line: train, generate, labels.
+"""`cgan` command line: train, generate, export, labels.
 
 Bad input ends with one line on stderr and exit code 2, never a traceback.
 """
@@ -10,15 +10,24 @@ import sys
 from pathlib import Path
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3
 
 
 class UsageError(Exception):
     """Raised for input the user can fix; printed as one line."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) with exit code 2."""
+
+    def error(self, message):
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cgan", description="Conditional GAN laboratory (MNIST, CIFAR-10, CIFAR-100)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _OneLineParser(prog="cgan", description="Conditional GAN laboratory (MNIST, CIFAR-10, CIFAR-100)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
 
     train = sub.add_parser("train", help="train a config into its run folder (resumes from its checkpoint)")
     train.add_argument("--config", required=True, help="configs/<dataset>/<model>_<version>.toml")
@@ -29,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", help="folder with <dataset>.npz (default $CGAN_DATA_DIR, then keras.datasets)")
     train.add_argument("--overwrite", action="store_true", help="delete an existing run folder first")
     train.add_argument("--print-every", type=int, default=50, help="print losses every N steps (0: off)")
+    train.add_argument("--quality-every", type=int,
+                       help="score image quality every K epochs (overrides the config's quality_every; 0: off)")
 
     gen = sub.add_parser("generate", help="generate images for chosen labels")
     gen.add_argument("--dataset", choices=("mnist", "cifar10", "cifar100"))
@@ -39,10 +50,35 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output .png (image or grid) or .npz (x uint8, y labels)")
     gen.add_argument("--scale", type=int, default=4, help="PNG upscaling factor")
 
+    export = sub.add_parser("export", help="write a run's generator as ONNX (fast, framework-free generate)")
+    export.add_argument("--run", required=True, help="run folder holding generator.keras")
+
     labels = sub.add_parser("labels", help="list a dataset's class names")
     labels.add_argument("--dataset", required=True, choices=("mnist", "cifar10", "cifar100"))
     labels.add_argument("--coarse", action="store_true", help="CIFAR-100 superclasses")
+    _evaluation_parsers(sub)
     return parser
+
+
+def _evaluation_parsers(sub) -> None:
+    """`cgan evaluate` and `cgan classifier train` (issue 4, cgan/evaluation)."""
+    evaluate = sub.add_parser("evaluate", help="score a run's generator; writes metrics.json into the run folder")
+    evaluate.add_argument("--run", required=True, help="run folder, e.g. resultados/mnist/m1_v2")
+    evaluate.add_argument("--per-class", type=int, default=100, help="generated (and real floor) images per class")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed for noise and real samples")
+    evaluate.add_argument("--data-dir", help="folder with <dataset>.npz (default $CGAN_DATA_DIR)")
+    evaluate.add_argument("--inception-weights", help="local InceptionV3 notop .h5 for the Inception FID "
+                                                      "(default $CGAN_INCEPTION_WEIGHTS, Keras cache, download)")
+    evaluate.add_argument("--no-inception", action="store_true", help="skip the Inception FID")
+
+    classifier = sub.add_parser("classifier", help="the domain classifiers behind the evaluation metrics")
+    actions = classifier.add_subparsers(dest="action", required=True)
+    train = actions.add_parser("train", help="train a dataset's classifier into cgan/evaluation/weights/")
+    train.add_argument("--dataset", required=True, choices=("mnist", "cifar10", "cifar100"))
+    train.add_argument("--epochs", type=int, help="default: the recipe's (see the card)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--data-dir", help="folder with <dataset>.npz (default $CGAN_DATA_DIR)")
+    train.add_argument("--out", help="folder for weights and card (default cgan/evaluation/weights)")
 
 
 def _writable(path: str) -> Path:
@@ -69,7 +105,7 @@ def cmd_generate(args) -> None:
     out = _writable(args.out)
     if not args.run and not args.dataset:
         raise UsageError("give --dataset (for the shipped generator) or --run")
-    from cgan.generate import Generator, default_run, resolve_labels, save_images
+    from cgan.generate import default_run, resolve_labels, save_images
     from cgan.runs import RunFolder
 
     run = Path(args.run) if args.run else default_run(args.dataset)
@@ -77,45 +113,118 @@ def cmd_generate(args) -> None:
     if args.dataset and args.dataset != summary["dataset"]:
         raise UsageError(f"the generator in {run} was trained on {summary['dataset']}, not {args.dataset}")
     labels = resolve_labels(args.label, summary["label_names"])  # before the slow framework import
-    from cgan.runtime import ensure_backend
-
-    ensure_backend(verbose=True)
-    generator = Generator.from_run(run)
+    generator = _onnx_generator(run) or _keras_generator(run)
     images, label_array = generator.generate(labels, args.n, args.seed)
     save_images(images, label_array, out, per_row=args.n if len(labels) > 1 else min(args.n, 10), scale=args.scale)
     names = ", ".join(generator.label_names[i] for i in labels[:10]) + (" …" if len(labels) > 10 else "")
     print(f"wrote {out} ({len(images)} image(s) of {names} from {run})")
 
 
+def _onnx_generator(run):
+    """ONNX Runtime generator when `cgan export` wrote a current generator.onnx (no framework import)."""
+    import importlib.util
+
+    from cgan.onnx_generate import OnnxGenerator, current_onnx
+
+    if current_onnx(run) is None or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    return OnnxGenerator.from_run(run)
+
+
+def _keras_generator(run):
+    from cgan.generate import Generator
+    from cgan.runtime import ensure_backend
+
+    ensure_backend(verbose=True)
+    return Generator.from_run(run)
+
+
+def cmd_export(args) -> None:
+    # Keras 3 exports to ONNX without extra converters on the torch backend.
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    from cgan.export import export_onnx
+
+    path, deviation = export_onnx(args.run)
+    print(f"wrote {path} (max difference from Keras {deviation:.1e})")
+
+
 def cmd_train(args) -> None:
     from cgan.config import load_config
 
     cfg = load_config(args.config)
-    cfg = cfg.with_overrides(epochs=args.epochs, subset=args.subset, eval_samples=args.eval_samples)
+    cfg = cfg.with_overrides(epochs=args.epochs, subset=args.subset, eval_samples=args.eval_samples,
+                             quality_every=args.quality_every)
     from cgan.runtime import ensure_backend
 
     ensure_backend(verbose=True)
+    from cgan.runtime import configure_keras
+
+    configure_keras()  # CGAN_PRECISION, CGAN_DATA_PARALLEL
     from cgan.train import train
 
     run = train(cfg, out=args.out, data_dir=args.data_dir, overwrite=args.overwrite, print_every=args.print_every)
     print(f"run folder: {run.path}")
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "labels": cmd_labels}
+def cmd_evaluate(args) -> None:
+    if args.per_class < 2:
+        raise UsageError("--per-class must be at least 2")
+    if not Path(args.run).is_dir():
+        raise UsageError(f"run folder not found: {args.run}")
+    from cgan.runtime import ensure_backend
+
+    ensure_backend(verbose=True)
+    from cgan.evaluation import EvaluationError
+    from cgan.evaluation.evaluate import evaluate_run, format_table, write_metrics
+
+    try:
+        metrics = evaluate_run(args.run, args.per_class, args.seed, args.data_dir,
+                               inception=not args.no_inception, inception_weights=args.inception_weights)
+    except EvaluationError as exc:
+        raise UsageError(str(exc)) from None
+    path = write_metrics(args.run, metrics)
+    print(format_table(metrics))
+    print(f"wrote {path}")
+
+
+def cmd_classifier(args) -> None:
+    from cgan.evaluation.classifier import prefer_tensorflow
+    from cgan.runtime import ensure_backend
+
+    prefer_tensorflow()
+    ensure_backend(verbose=True)
+    from cgan.evaluation import EvaluationError
+    from cgan.evaluation.classifier import WEIGHTS_DIR, train_classifier
+
+    try:
+        card = train_classifier(args.dataset, args.epochs, args.data_dir, args.seed, Path(args.out or WEIGHTS_DIR))
+    except EvaluationError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"{args.dataset}: test accuracy {card['test_accuracy']:.4f} after {card['epochs']} epochs "
+          f"({card['wall_seconds']:.0f} s, {card['backend']}); wrote {args.out or WEIGHTS_DIR}")
+
+
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "labels": cmd_labels, "export": cmd_export,
+            "evaluate": cmd_evaluate, "classifier": cmd_classifier}
 
 
 def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is not for users
     args = _parser().parse_args(argv)
     from cgan.config import ConfigError
     from cgan.data import DataError
     from cgan.generate import LabelError
     from cgan.runs import RunError
 
+
     try:
         COMMANDS[args.command](args)
     except (UsageError, ConfigError, DataError, LabelError, RunError) as exc:
         print(f"cgan {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except TrainingDiverged as exc:
+        print(f"cgan {args.command}: stopped: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
     return 0
 
 

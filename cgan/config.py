@@ -69,6 +69,9 @@ class RunConfig(_Strict):
     d_optimizer: Optimizer
     g_optimizer: Optimizer
     model_options: ModelOptions = ModelOptions()
+    # Quality over training (cgan.evaluation.callback): score every k epochs on n images per class.
+    quality_every: Annotated[int, Field(ge=0)] = 0
+    quality_per_class: Annotated[int, Field(ge=2)] = 50
 
     @property
     def run_name(self) -> str:

@@ -66,8 +66,23 @@ class Generator:
         path = run.generator_keras
         if not path.is_file():
             raise RunError(f"{run.path} has no generator.keras")
-        return cls(load_generator(path), tuple(meta["label_names"]), int(meta["latent_dim"]),
-                   meta["dataset"], run.path)
+        generator = cls(load_generator(path), tuple(meta["label_names"]), int(meta["latent_dim"]),
+                        meta["dataset"], run.path)
+        generator.check_matches(meta)
+        return generator
+
+    def check_matches(self, meta: dict) -> None:
+        """Refuse a generator file whose shape or class count disagrees with its run's summary."""
+        if list(self.image_shape) != list(meta["image_shape"]):
+            raise RunError(f"generator in {self.run} makes {self.image_shape} images but the run says "
+                           f"{tuple(meta['image_shape'])}")
+        classes = _embedding_classes(self.model)
+        if classes is not None and classes != len(self.label_names):
+            raise RunError(f"generator in {self.run} knows {classes} classes but the run names "
+                           f"{len(self.label_names)}")
+        if int(self.model.inputs[0].shape[-1]) != self.latent_dim:
+            raise RunError(f"generator in {self.run} takes noise of size {self.model.inputs[0].shape[-1]}, "
+                           f"not {self.latent_dim}")
 
     @classmethod
     def default(cls, dataset: str) -> "Generator":
@@ -92,14 +107,30 @@ class Generator:
         return to_uint8(generate_images(self.model, noise, label_array)), label_array.reshape(-1)
 
 
-def load_generator(path):
+def _embedding_classes(model) -> int | None:
     import keras
 
+    sizes = [layer.input_dim for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+    return sizes[0] if sizes else None
+
+
+def load_generator(path):
+    """Load a saved generator with Keras's safe mode: no code from the file is ever run."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"generator file not found: {path}")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
-        raise RunError(f"cannot load generator {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") \
-            from None
+        text = str(exc)
+        if "Lambda" in text or "lambda" in text:
+            raise RunError(f"refusing to load {path}: it contains a Lambda layer (arbitrary code); "
+                           f"cgan generators never need one") from None
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        raise RunError(f"cannot load generator {path} (missing, truncated or corrupt): "
+                       f"{type(exc).__name__}: {first[:160]}") from None
 
 
 def save_images(images: np.ndarray, labels: np.ndarray, out, per_row: int, scale: int = 4) -> Path:

@@ -3,12 +3,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from cgan.runs import atomic_write
+
+
+def _pyplot():
+    """pyplot on the Agg backend, imported on first use: writing a PNG needs only PIL (fast `cgan generate`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def tile(images: np.ndarray, rows: int, cols: int, pad: int = 2, scale: int = 1) -> np.ndarray:
@@ -33,6 +41,7 @@ def labelled_grid(images: np.ndarray, names, title: str, path) -> None:
     n = len(images)
     cols = min(n, 10)
     rows = -(-n // cols)
+    plt = _pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25 + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -53,6 +62,7 @@ def write_gif(frames: list[Path], path, ms_per_frame: int = 400) -> None:
 
 
 def _line_plot(frame, columns, title, ylabel, path, xlabel="epoch"):
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for col in columns:
         if col in frame:
@@ -62,7 +72,7 @@ def _line_plot(frame, columns, title, ylabel, path, xlabel="epoch"):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
     plt.close(fig)
 
 
@@ -79,3 +89,28 @@ def plot_history(history, iterations, folder: Path) -> None:
     metrics = [f"{split}_d_{m}" for split in ("train", "test") for m in ("accuracy", "precision", "recall", "f1")]
     _line_plot(frame, metrics, "Discriminator metrics per epoch (real = positive class)",
                "score", folder / "d_metrics_per_epoch.png")
+    if "quality_fd" in frame:  # written by cgan.evaluation.callback.QualityMonitor (config quality_every)
+        plot_quality(frame, folder / "quality_per_epoch.png")
+
+
+def plot_quality(frame, path) -> None:
+    """FD against its real-data floor, and the [0, 1] scores, on the epochs that were scored."""
+    scored = frame.dropna(subset=["quality_fd"])
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    marker = "o" if len(scored) < 30 else None
+    left.plot(scored.index, scored["quality_fd"], marker=marker, label="FD (generated vs test)")
+    if "quality_fd_floor" in scored:
+        left.plot(scored.index, scored["quality_fd_floor"], "--", label="floor (real train vs test)")
+    left.set(title="Fréchet distance in the domain classifier's features", xlabel="epoch", ylabel="FD (lower is better)")
+    for col in ("quality_label_accuracy", "quality_precision", "quality_recall", "quality_coverage"):
+        if col in scored:
+            right.plot(scored.index, scored[col], marker=marker, label=col.removeprefix("quality_"))
+    right.set(title="Label accuracy, precision, recall, coverage", xlabel="epoch", ylabel="score (higher is better)",
+              ylim=(0, 1.02))
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
+    plt.close(fig)

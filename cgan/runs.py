@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,10 @@ RESULTS_ENV = "CGAN_RESULTS_DIR"
 
 class RunError(RuntimeError):
     """A run folder that cannot be used as asked; the message is one line."""
+
+
+class TrainingDiverged(RuntimeError):
+    """A NaN or infinite loss stopped training; the message names the epoch and step."""
 
 
 def results_root() -> Path:
@@ -94,7 +99,10 @@ class RunFolder:
 
     def checkpoint_epoch(self) -> int:
         state = self.checkpoint / "state.json"
-        return json.loads(state.read_text())["epoch"] if state.is_file() else 0
+        try:
+            return json.loads(state.read_text())["epoch"] if state.is_file() else 0
+        except (json.JSONDecodeError, KeyError):
+            raise RunError(f"{state} is corrupt; delete the checkpoint folder or pass --overwrite") from None
 
     def is_finished(self) -> bool:
         try:
@@ -103,25 +111,45 @@ class RunFolder:
             return False
 
     # -- checkpoints: weights of G and D, both optimizers, the sampling RNG ----
+    # Each epoch's checkpoint goes into its own folder; state.json names the
+    # complete one. A kill while saving leaves state.json pointing at the
+    # previous folder, so G, D and the optimizers always come from one epoch.
     def save_checkpoint(self, gan, epoch: int) -> None:
-        folder = self.checkpoint
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self.checkpoint / f"epoch_{epoch:04d}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
         atomic_write(folder / "generator.weights.h5", gan.generator.save_weights)
         atomic_write(folder / "discriminator.weights.h5", gan.discriminator.save_weights)
         arrays = {f"d_{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)}
         arrays.update({f"g_{i}": np.asarray(v) for i, v in enumerate(gan.g_optimizer.variables)})
         arrays["seed_state"] = np.asarray(gan.seed_generator.state)
         atomic_write(folder / "optimizers.npz", lambda tmp: np.savez(tmp, **arrays))
-        # state.json is written last: it is the commit point a resume trusts.
-        write_json(folder / "state.json", {"epoch": epoch})
+        write_json(self.checkpoint / "state.json", {"epoch": epoch, "folder": folder.name})
+        for old in self.checkpoint.glob("epoch_*"):
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def checkpoint_folder(self) -> Path | None:
+        state = self.checkpoint / "state.json"
+        if not state.is_file():
+            return None
+        try:
+            # Checkpoints written before per-epoch folders existed lie in checkpoint/ itself.
+            return self.checkpoint / json.loads(state.read_text()).get("folder", ".")
+        except json.JSONDecodeError:
+            raise RunError(f"{state} is corrupt; delete the checkpoint folder or pass --overwrite") from None
 
     def load_checkpoint(self, gan) -> int:
-        folder = self.checkpoint
-        gan.generator.load_weights(folder / "generator.weights.h5")
-        gan.discriminator.load_weights(folder / "discriminator.weights.h5")
-        with np.load(folder / "optimizers.npz", allow_pickle=False) as saved:
-            for prefix, optimizer in (("d", gan.d_optimizer), ("g", gan.g_optimizer)):
-                for i, variable in enumerate(optimizer.variables):
-                    variable.assign(saved[f"{prefix}_{i}"])
-            gan.seed_generator.state.assign(saved["seed_state"])
+        folder = self.checkpoint_folder()
+        try:
+            gan.generator.load_weights(folder / "generator.weights.h5")
+            gan.discriminator.load_weights(folder / "discriminator.weights.h5")
+            with np.load(folder / "optimizers.npz", allow_pickle=False) as saved:
+                for prefix, optimizer in (("d", gan.d_optimizer), ("g", gan.g_optimizer)):
+                    for i, variable in enumerate(optimizer.variables):
+                        variable.assign(saved[f"{prefix}_{i}"])
+                gan.seed_generator.state.assign(saved["seed_state"])
+        except Exception as exc:
+            raise RunError(f"cannot resume from {folder}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
         return self.checkpoint_epoch()

@@ -1,27 +1,66 @@
 """Choosing the Keras backend and describing the machine a run used.
 
 Keras reads KERAS_BACKEND once, at import, so this must run before anything
-imports keras. Without a user choice we take the fastest backend measured on
-CPU for these models (PyTorch: 88 img/s vs TensorFlow's 62 for m1 on 2 cores).
+imports keras. Without a user choice we take the fastest installed backend for
+the hardware, in the order that benchmarks/README.md measured (CPU) or argues
+(NVIDIA GPU). The GPU check looks for the driver's device files, so choosing
+costs no framework import.
 """
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 import platform
 import sys
 
-PREFERENCE = ("torch", "tensorflow", "jax")
+# Fastest first. CPU: measured on the 2-core reference machine (benchmarks/README.md).
+# NVIDIA GPU: JAX jit-compiles the whole G+D step into one XLA program, which
+# removes the per-op launch overhead that dominates these small models in
+# eager PyTorch; TensorFlow's wheel here is CPU-only.
+PREFERENCE = {"cpu": ("torch", "jax", "tensorflow"), "cuda": ("jax", "torch", "tensorflow")}
+
+
+def hardware() -> str:
+    """'cuda' when an NVIDIA GPU is visible to this process, else 'cpu'."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return "cpu"
+    return "cuda" if glob.glob("/dev/nvidia[0-9]*") else "cpu"
 
 
 def ensure_backend(verbose: bool = False) -> str:
     chosen = os.environ.get("KERAS_BACKEND")
     if not chosen:
-        chosen = next((b for b in PREFERENCE if importlib.util.find_spec(b)), "tensorflow")
+        kind = hardware()
+        chosen = next((b for b in PREFERENCE[kind] if importlib.util.find_spec(b)), "tensorflow")
         os.environ["KERAS_BACKEND"] = chosen
         if verbose:
-            print(f"cgan: using the {chosen} backend (set KERAS_BACKEND to change it)", file=sys.stderr)
+            print(f"cgan: using the {chosen} backend, the fastest installed one on {kind} "
+                  f"(set KERAS_BACKEND to change it)", file=sys.stderr)
     return chosen
+
+
+def configure_keras() -> None:
+    """Apply the opt-in speed settings read from the environment, before models are built.
+
+    CGAN_PRECISION=bf16   mixed precision (bfloat16 compute, float32 weights); pays on GPUs
+                          with bf16 tensor cores, slows this CPU down.
+    CGAN_DATA_PARALLEL=1  replicate the model on every local device and split each batch
+                          (cgan.distribute); JAX only.
+    """
+    import keras
+
+    precision = os.environ.get("CGAN_PRECISION", "").lower()
+    if precision in ("bf16", "bfloat16", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    elif precision not in ("", "fp32", "float32"):
+        from cgan.config import ConfigError
+
+        raise ConfigError(f"CGAN_PRECISION must be bf16 or fp32, not '{precision}'")
+    if os.environ.get("CGAN_DATA_PARALLEL", "") not in ("", "0"):
+        from cgan.distribute import use_data_parallel
+
+        use_data_parallel()
 
 
 def environment_facts() -> dict:

@@ -1,6 +1,8 @@
 """Train one configuration into its run folder (resuming from its checkpoint if any)."""
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from cgan.callbacks import DiscriminatorReport, EpochClock, EvolutionGrid, IterationLog, RunRecorder
-from cgan.config import RunConfig, dump_config
+from cgan.config import ConfigError, RunConfig, dump_config, load_config
 from cgan.data import load_dataset
 from cgan.gan import ConditionalGAN
 from cgan.models import build_models
-from cgan.runs import RunError, RunFolder, results_root, write_json, write_text
+from cgan.runs import RunError, RunFolder, TrainingDiverged, results_root, write_json, write_text
 from cgan.runtime import environment_facts
 
 
@@ -32,23 +34,32 @@ def build_gan(cfg: RunConfig, image_shape, num_classes: int) -> ConditionalGAN:
 
 
 def _prepare_folder(run: RunFolder, cfg: RunConfig, overwrite: bool) -> int:
-    """Epoch to start from: the checkpoint's when resuming the same config, else 0."""
-    if overwrite and run.path.exists():
-        import shutil
-
-        shutil.rmtree(run.path)
-    if run.is_finished() and run.checkpoint_epoch() >= cfg.epochs:
-        raise RunError(f"{run.path} already holds a finished run; pass --overwrite or choose another --out")
-    if run.config.is_file() and run.config.read_text() != dump_config(cfg):
-        if run.checkpoint_epoch() > 0 and not _only_epochs_differ(run, cfg):
-            raise RunError(f"{run.path} holds a run with a different config; pass --overwrite or another --out")
-    return run.checkpoint_epoch()
+    """Epoch to start from. Resumes a checkpoint of the same config; never clobbers a run silently."""
+    existing = next(p for p in (run.path, *run.path.parents) if p.exists())
+    if not os.access(existing, os.W_OK):
+        raise RunError(f"cannot write to run folder {run.path} ({existing} is not writable)")
+    if overwrite:
+        if run.path.exists():
+            shutil.rmtree(run.path)
+        return 0
+    done = run.checkpoint_epoch()
+    if done == 0:
+        if run.summary.is_file() or run.history.is_file():
+            raise RunError(f"{run.path} holds a run without a checkpoint to resume; pass --overwrite or another --out")
+        return 0
+    if run.config.is_file() and not _only_epochs_differ(run, cfg):
+        raise RunError(f"{run.path} holds a run with a different config; pass --overwrite or another --out")
+    if done >= cfg.epochs:
+        raise RunError(f"{run.path} already holds a finished run ({done} epochs); pass --overwrite, "
+                       f"another --out, or more --epochs to extend it")
+    return done
 
 
 def _only_epochs_differ(run: RunFolder, cfg: RunConfig) -> bool:
-    from cgan.config import load_config
-
-    previous = load_config(run.config)
+    try:
+        previous = load_config(run.config)
+    except ConfigError:
+        return False
     return previous.with_overrides(epochs=cfg.epochs) == cfg
 
 
@@ -67,8 +78,11 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
     data = load_dataset(cfg.dataset, data_dir, subset=cfg.subset, label_mode=cfg.label_mode, seed=cfg.seed)
     gan = build_gan(cfg, data.image_shape, data.num_classes)
     if done:
-        gan_epoch = run.load_checkpoint(gan)
-        print(f"cgan: resuming {run.path} after epoch {gan_epoch}", flush=True)
+        run.load_checkpoint(gan)
+        for frame in run.evolution.glob("epoch_*.png"):  # grids of the epoch that was cut short
+            if int(frame.stem.split("_")[1]) > done:
+                frame.unlink()
+        print(f"cgan: resuming {run.path} after epoch {done}", flush=True)
     run.path.mkdir(parents=True, exist_ok=True)
     write_text(run.config, dump_config(cfg))
 
@@ -86,10 +100,20 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
                                                      replace=False)
     callbacks = [EpochClock(), DiscriminatorReport(data, cfg.eval_samples, cfg.latent_dim, cfg.seed),
                  EvolutionGrid(run, data.label_names, cfg.latent_dim, cfg.seed), log, recorder]
-    if done < cfg.epochs:
+    if cfg.quality_every:  # before the recorder, so the scores land in history.csv
+        from cgan.evaluation.callback import QualityMonitor
+
+        callbacks.insert(-2, QualityMonitor(data, cfg.quality_every, cfg.quality_per_class, cfg.latent_dim,
+                                            cfg.seed, data_dir, cfg.label_mode))
+    try:
         gan.fit(data.x_train, data.y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, initial_epoch=done,
                 validation_data=(data.x_test[val_idx], data.y_test[val_idx]), shuffle=True,
                 callbacks=callbacks, verbose=verbose)
+    except TrainingDiverged as exc:
+        record = summary(recorder.history, status="diverged")
+        record["stop_reason"] = f"{exc}; the checkpoint of epoch {run.checkpoint_epoch()} is kept"
+        write_json(run.summary, record)
+        raise TrainingDiverged(record["stop_reason"]) from None
     write_json(run.summary, summary(recorder.history, status="finished"))
     return run
 

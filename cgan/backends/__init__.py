@@ -1,8 +1,14 @@
-"""Backend-specific gradient code, one small module per Keras backend.
+"""Backend-specific training code, one small module per Keras backend.
 
-Everything else in cgan is written with `keras.ops` and runs on any backend;
-only "compute gradients of this loss and apply them" differs, so that is all
-these modules contain.
+Everything else in cgan is written with `keras.ops` and runs on any backend.
+Two things differ and live here:
+
+* `minimize(loss_fn, variables, optimizer) -> loss`: compute the gradients of
+  a loss with respect to some variables and apply them;
+* `run_step(step, args)`: how `fit`/`evaluate` call a custom step. TensorFlow
+  and PyTorch call `train_step(data)` on stateful variables; JAX calls
+  `train_step(state, data)` and expects `(logs, new_state)` back, so its
+  module runs the same stateful step inside a `StatelessScope`.
 """
 from __future__ import annotations
 
@@ -10,13 +16,25 @@ import importlib
 
 import keras
 
-_MODULES = {"tensorflow": "cgan.backends.tf_grads", "torch": "cgan.backends.torch_grads"}
+MODULES = {"tensorflow": "cgan.backends.tf_grads", "torch": "cgan.backends.torch_grads",
+           "jax": "cgan.backends.jax_grads"}
+
+
+def backend_module():
+    """The module for the active backend (it has `minimize` and `run_step`)."""
+    backend = keras.backend.backend()
+    if backend not in MODULES:
+        raise RuntimeError(f"training on the '{backend}' backend is not supported "
+                           f"(use KERAS_BACKEND={', '.join(MODULES)})")
+    return importlib.import_module(MODULES[backend])
 
 
 def gradient_step():
     """`minimize(loss_fn, variables, optimizer) -> loss` for the active backend."""
-    backend = keras.backend.backend()
-    if backend not in _MODULES:
-        raise RuntimeError(f"training on the '{backend}' backend is not supported yet "
-                           f"(use KERAS_BACKEND=torch or tensorflow)")
-    return importlib.import_module(_MODULES[backend]).minimize
+    return backend_module().minimize
+
+
+def run_stateful_step(model, step, args):
+    """TensorFlow and PyTorch: the step reads and writes the variables directly."""
+    (data,) = args
+    return step(data, minimize=backend_module().minimize)

@@ -1,6 +1,8 @@
 """PyTorch: autograd with `backward()`; the optimizer update runs without grad tracking."""
 import torch
 
+from cgan.backends import run_stateful_step as run_step  # noqa: F401  (the module's step protocol)
+
 
 def minimize(loss_fn, variables, optimizer):
     # The G step back-propagates through D too; clearing here keeps those stray

@@ -1,0 +1,14 @@
+"""Scoring generated images: domain classifiers, distribution metrics and `cgan evaluate`.
+
+    classifier.py  one small CNN per dataset; its penultimate layer is the feature space
+    metrics.py     label accuracy, Fréchet distance, KID, precision/recall/density/coverage, intra-class FD
+    inception.py   the standard Inception FID, only where ImageNet weights can be had
+    evaluate.py    a run folder → metrics.json and a printed table
+    callback.py    the same scores every k epochs during training (config `quality_every`)
+
+Like the rest of the package, importing it does not import Keras.
+"""
+
+
+class EvaluationError(RuntimeError):
+    """Something the user can fix (missing weights, a bad sample size); the message is one line."""

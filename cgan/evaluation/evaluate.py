@@ -1,0 +1,179 @@
+"""`cgan evaluate`: score a run's generator against real data and write metrics.json.
+
+Every metric is computed twice at the same sample size: on the generated images and on
+real training images. The real column is the floor (FD, KID, intra-class FD) or the ceiling
+(label accuracy, precision, recall, coverage) that a perfect generator would reach with
+this classifier and this n; the reference set is always the real test set.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from cgan.evaluation import EvaluationError
+from cgan.evaluation import metrics as m
+
+DEFAULT_PER_CLASS = 100
+# KID: the literature's 100 subsets of 1000 took ~18 s on this lab's loaded 2-core CPU; 50 halve that
+# and the std over subsets (reported) shows the spread. PRDC compares at most this many samples per
+# side, so the distance matrix stays ≤ 200 MB (Naeem et al. used 10,000).
+KID_SUBSETS = 50
+PRDC_MAX = 5000
+
+
+def fine_to_coarse_matrix(data_dir=None) -> np.ndarray:
+    """100×20 0/1 matrix mapping CIFAR-100 fine classes to superclasses (from the aligned test labels)."""
+    from cgan.data import load_dataset
+
+    fine = load_dataset("cifar100", data_dir, label_mode="fine").y_test
+    coarse = load_dataset("cifar100", data_dir, label_mode="coarse").y_test
+    matrix = np.zeros((100, 20), dtype="float32")
+    matrix[fine, coarse] = 1.0
+    return matrix
+
+
+class Scorer:
+    """Real test data in one classifier's feature space, prepared once; scores image sets against it."""
+
+    def __init__(self, classifier, x_test: np.ndarray, y_test: np.ndarray, label_map: np.ndarray | None = None,
+                 kid_subsets: int = KID_SUBSETS):
+        self.classifier, self.label_map, self.kid_subsets = classifier, label_map, kid_subsets
+        self.test_features, self.test_probs = classifier.features_and_probs(x_test)
+        self.test_labels = np.asarray(y_test).reshape(-1)
+        self.test_stats = m.gaussian(self.test_features)
+
+    def features_and_probs(self, images):
+        features, probs = self.classifier.features_and_probs(images)
+        if self.label_map is not None:  # a coarse-label run: sum the fine probabilities per superclass
+            probs = probs @ self.label_map
+        return features, probs
+
+    def score(self, images, labels, seed: int = 0, intra: bool = True, prdc: bool = True) -> dict:
+        labels = np.asarray(labels).reshape(-1)
+        features, probs = self.features_and_probs(images)
+        scores = {
+            "label_accuracy": m.label_accuracy(probs, labels),
+            "fd": m.frechet_from_stats(*m.gaussian(features), *self.test_stats),
+            "kid": m.kid(features, self.test_features, subsets=self.kid_subsets, seed=seed),
+        }
+        if prdc:
+            # Naeem et al. compare equal-sized sets: a random real test sample as large as the generated one.
+            rng = np.random.default_rng(seed)
+            n = min(len(features), len(self.test_features), PRDC_MAX)
+            fake_pick = rng.choice(len(features), n, replace=False)
+            real_pick = rng.choice(len(self.test_features), n, replace=False)
+            scores["prdc"] = {**m.prdc(self.test_features[real_pick], features[fake_pick]), "n": n}
+        if intra:
+            scores["intra_class_fd"] = m.intra_class_fd(features, labels, self.test_features, self.test_labels)
+        scores["per_class_label_accuracy"] = {
+            int(c): float(np.mean(np.argmax(probs[labels == c], axis=1) == c)) for c in np.unique(labels)}
+        return scores
+
+
+def stratified_sample(x: np.ndarray, y: np.ndarray, per_class: int, seed: int):
+    """Up to `per_class` random images of every class (all of a class when it has fewer)."""
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)])
+    return x[idx], y[idx]
+
+
+def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, data_dir=None,
+                 inception: bool = True, inception_weights: str | None = None) -> dict:
+    from cgan.data import load_dataset, to_uint8
+    from cgan.evaluation.classifier import load_classifier
+    from cgan.evaluation.inception import inception_fid, locate_weights
+    from cgan.generate import Generator
+    from cgan.runs import RunFolder
+    from cgan.runtime import environment_facts
+
+    if per_class < 2:
+        raise EvaluationError("--per-class must be at least 2")
+    started = time.perf_counter()
+    # Before the slow part, so a wrong weights path fails at once.
+    located = locate_weights(inception_weights) if inception else (None, "turned off (--no-inception)")
+    run = RunFolder(run_dir)
+    summary = run.read_summary()
+    dataset, label_mode = summary["dataset"], summary.get("label_mode", "fine")
+    data = load_dataset(dataset, data_dir, label_mode=label_mode)
+    classifier = load_classifier(dataset)
+    generator = Generator.from_run(run.path)
+    label_map = fine_to_coarse_matrix(data_dir) if label_mode == "coarse" else None
+    scorer = Scorer(classifier, data.x_test, data.y_test, label_map)
+
+    fake, fake_labels = generator.generate(list(range(data.num_classes)), per_class, seed)
+    real, real_labels = stratified_sample(data.x_train, data.y_train, per_class, seed)
+    generated = scorer.score(fake, fake_labels, seed)
+    floor = scorer.score(real, real_labels, seed)
+    test_pick = np.random.default_rng(seed).choice(len(data.x_test), min(len(fake), len(data.x_test)), False)
+    inception_result = inception_fid(fake, to_uint8(data.x_test[test_pick]), located)
+    names = list(data.label_names)
+    for scores in (generated, floor):
+        scores["per_class_label_accuracy"] = {names[c]: v for c, v in scores["per_class_label_accuracy"].items()}
+        scores["intra_class_fd"]["per_class"] = {names[c]: v for c, v in scores["intra_class_fd"]["per_class"].items()}
+    card = classifier.card
+    return {
+        "run": str(run.path), "dataset": dataset, "label_mode": label_mode,
+        "generator": {"status": summary.get("status"), "epochs_done": summary.get("epochs_done"),
+                      "epochs_planned": summary.get("epochs_planned")},
+        "samples": {
+            "per_class": per_class, "classes": data.num_classes, "generated": int(len(fake)),
+            "real_floor": int(len(real)), "real_floor_source": "random stratified sample of the train split"
+                                                              + (" (itself a subset)" if data.train_is_subset else ""),
+            "reference": f"real test set, {len(data.x_test)} images", "seed": seed,
+            "prdc_reference": f"random {generated['prdc']['n']} test images vs {generated['prdc']['n']} generated"},
+        "feature_space": {
+            "classifier": f"cgan/evaluation/weights/{dataset}.weights.h5", "feature_dim": card["feature_dim"],
+            "classifier_test_accuracy": card["test_accuracy"],
+            "classifier_trained_on": f"{card['train_images']} train images ({card['data_note']})",
+            "note": "domain-classifier features, not ImageNet InceptionV3: not comparable to published FIDs"},
+        "generated": generated,
+        "real_floor": floor,
+        "inception_fid": inception_result,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "backend": environment_facts()["backend"],
+        "evaluated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_metrics(run_dir, metrics: dict) -> Path:
+    from cgan.runs import RunFolder, write_json
+
+    path = RunFolder(run_dir).path / "metrics.json"
+    write_json(path, metrics)
+    return path
+
+
+def _fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def format_table(metrics: dict) -> str:
+    """The printed summary: one row per metric, generated vs the real-data floor."""
+    s, gen, real = metrics["samples"], metrics["generated"], metrics["real_floor"]
+    g = metrics["generator"]
+    lines = [
+        f"{metrics['run']}: {metrics['dataset']} generator after epoch {g['epochs_done']} "
+        f"of {g['epochs_planned']} ({g['status']})",
+        f"n = {s['per_class']} per class × {s['classes']} classes = {s['generated']} generated, "
+        f"{s['real_floor']} real train images for the floor; reference: {s['reference']}; seed {s['seed']}",
+        f"features: {metrics['feature_space']['feature_dim']}-d domain classifier "
+        f"(test accuracy {metrics['feature_space']['classifier_test_accuracy']:.4f}), not Inception",
+        "real train: real training images scored the same way at the same n, the best a generator can expect",
+        "",
+        f"{'metric':<24}{'generated':>14}{'real train':>14}",
+    ]
+    rows = [("label accuracy ↑", gen["label_accuracy"], real["label_accuracy"], ".4f"),
+            ("FD ↓", gen["fd"], real["fd"], ".3f"),
+            ("KID ↓", gen["kid"]["mean"], real["kid"]["mean"], ".4g")]
+    rows += [(f"{k} ↑", gen["prdc"][k], real["prdc"][k], ".4f") for k in ("precision", "recall", "density", "coverage")]
+    rows.append(("intra-class FD ↓ (mean)", gen["intra_class_fd"]["mean"], real["intra_class_fd"]["mean"], ".3f"))
+    lines += [f"{name:<24}{_fmt(a, spec):>14}{_fmt(b, spec):>14}" for name, a, b, spec in rows]
+    if gen["intra_class_fd"].get("note"):
+        lines.append(f"  intra-class FD: {gen['intra_class_fd']['note']}")
+    fid = metrics["inception_fid"]
+    lines.append("Inception FID: " + (f"skipped ({fid['skipped']})" if "skipped" in fid
+                                      else f"{fid['value']:.3f} (n = {fid['n_generated']} vs {fid['n_real']})"))
+    return "\n".join(lines)

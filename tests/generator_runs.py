@@ -1,0 +1,56 @@
+"""Results folders for the widget and browser tests, built in a temporary directory.
+
+The shipped MNIST generator is copied (resultados/ stays read-only and a run that is still training can't
+change under a test). No CIFAR generator is trained in the repository yet, so the second dataset is the
+real one when resultados/ has it, else an untrained m1 generator built for CIFAR-10: its images are noise,
+but they depend on the label, which is what the page's label switching needs.
+"""
+import json
+import shutil
+from pathlib import Path
+
+from cgan.generate import SHIPPED_RUNS
+from cgan.runs import results_root
+
+RUN_FILES = ("summary.json", "generator.keras")
+
+
+def copy_run(source: Path, root: Path) -> str:
+    key = f"{source.parent.name}/{source.name}"
+    target = root / key
+    target.mkdir(parents=True)
+    for name in RUN_FILES:
+        shutil.copy2(source / name, target / name)
+    return key
+
+
+def shipped_mnist(root: Path) -> str:
+    source = results_root() / SHIPPED_RUNS["mnist"]
+    missing = [n for n in RUN_FILES if not (source / n).is_file()]
+    assert not missing, f"the shipped MNIST generator is missing {missing} in {source}"
+    return copy_run(source, root)
+
+
+def untrained_run(root: Path, dataset: str = "cifar10") -> str:
+    from cgan.data import IMAGE_SHAPES, label_names
+    from cgan.models import build_models
+
+    names = label_names(dataset)
+    generator, _ = build_models("m1", IMAGE_SHAPES[dataset], len(names), latent_dim=16)
+    folder = root / dataset / "m1_untrained"
+    folder.mkdir(parents=True)
+    generator.save(folder / "generator.keras")
+    summary = {"dataset": dataset, "model": "m1", "version": "untrained", "status": "untrained test fixture",
+               "image_shape": list(IMAGE_SHAPES[dataset]), "num_classes": len(names), "label_names": list(names),
+               "latent_dim": 16}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return f"{dataset}/m1_untrained"
+
+
+def second_dataset(root: Path) -> tuple[str, str]:
+    """(run key, how it was obtained) for a non-MNIST generator in `root`."""
+    real = sorted(p.parent for p in results_root().glob("cifar*/*/generator.keras")
+                  if (p.parent / "summary.json").is_file())
+    if real:
+        return copy_run(real[0], root), f"trained run {real[0]}"
+    return untrained_run(root), "no CIFAR generator in resultados/ yet: an untrained m1 built by the test"

@@ -1,0 +1,25 @@
+"""The GPU speed check's CPU dry run: tiny models, synthetic data, PyTorch (no GPU in CI)."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_check_dry_run_reports_every_job(tmp_path):
+    done = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--dry-run", "--backends", "torch",
+                           "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = list(csv.DictReader(open(tmp_path / "gpu.csv")))
+    jobs = {(Path(r["config"]).stem.split("_")[0], r["precision"], r["log_steps"]) for r in rows}
+    assert jobs == {("m1", "fp32", "False"), ("m1", "bf16", "False"), ("m5", "fp32", "False"),
+                    ("m5", "bf16", "False"), ("m1", "fp32", "True")}
+    assert all(not r["error"] and float(r["img_per_s"]) > 0 for r in rows), rows
+    assert "DRY RUN" in (tmp_path / "gpu.md").read_text()
+
+
+def test_gpu_check_without_a_bundle_says_how_to_make_one(tmp_path):
+    done = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--bundle", str(tmp_path / "none")],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "benchmarks.gpu_bundle" in done.stderr
