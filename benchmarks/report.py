@@ -119,7 +119,7 @@ def update_readme(path: Path, name: str, markdown: str) -> None:
     block = f"{start}\n{markdown}\n{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if start in text:
-        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL)
     else:
         text = text.rstrip() + f"\n\n## Results: {name}\n\n{block}\n"
     path.write_text(text)

@@ -171,8 +171,6 @@ def flops(task: dict) -> dict:
 
 def evaluation(task: dict) -> dict:
     """Seconds of the per-epoch evaluation that `cgan train` adds after each epoch's training."""
-    import keras
-
     from cgan.callbacks import DiscriminatorReport, EvolutionGrid
     from cgan.data import load_dataset
     from cgan.runs import RunFolder

@@ -214,8 +214,7 @@ def main(argv=None) -> int:
     from cgan.config import ConfigError
     from cgan.data import DataError
     from cgan.generate import LabelError
-    from cgan.runs import RunError
-
+    from cgan.runs import RunError, TrainingDiverged
 
     try:
         COMMANDS[args.command](args)

@@ -84,7 +84,8 @@ def _from_keras(name: str, label_mode: str) -> dict:
     except Exception as exc:
         raise DataError(
             f"no {name} data: set ${DATA_DIR_ENV} or --data-dir to a folder with {name}.npz "
-            f"(keras.datasets download failed: {type(exc).__name__})") from None
+            f"(keras.datasets download failed: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
+        ) from None
     names = {"mnist": MNIST_NAMES, "cifar10": CIFAR10_NAMES}.get(name)
     if names is None:  # keras ships no CIFAR-100 names; sorted order is the official one
         names = _cifar100_names(label_mode)

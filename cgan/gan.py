@@ -12,6 +12,15 @@ from keras import ops
 
 from cgan.backends import backend_module
 
+_EPSILON = 1e-7
+
+
+def binary_crossentropy(targets, probs):
+    """BCE on probabilities, written with keras.ops so a NaN propagates to the loss
+    (torch's own BCE raises on it) and the divergence guard can report the step."""
+    probs = ops.clip(probs, _EPSILON, 1.0 - _EPSILON)
+    return ops.negative(ops.multiply(targets, ops.log(probs)) + ops.multiply(1.0 - targets, ops.log(1.0 - probs)))
+
 
 class OptimizerPair:
     """What Keras's trainers see as `model.optimizer`: the variables of both optimizers.
@@ -47,10 +56,10 @@ class ConditionalGAN(keras.Model):
         self.built = True
 
     def compile(self, d_optimizer, g_optimizer, jit_compile=None, **kwargs):
-        """jit_compile=None compiles where it pays: JAX (un-jitted JAX runs op by op, ~10x slower).
+        """jit_compile=None compiles where it pays: JAX only (un-jitted, it dispatches every op separately).
 
-        TensorFlow still builds a graph without it; XLA did not speed m1 up on CPU
-        (benchmarks/README.md), and torch.compile recompiles for every new batch size.
+        TensorFlow still builds a graph without it, and XLA did not speed m1 up on CPU
+        (issue 6); torch.compile kept recompiling in a trial (benchmarks/README.md).
         """
         if jit_compile is None:
             jit_compile = keras.backend.backend() == "jax"
@@ -84,12 +93,12 @@ class ConditionalGAN(keras.Model):
         # float32 losses even when the networks compute in bfloat16 (mixed precision).
         probs = ops.cast(ops.concatenate([p_real, p_fake], axis=0), "float32")
         targets = ops.concatenate([ops.ones_like(p_real), ops.zeros_like(p_fake)], axis=0)
-        return ops.mean(keras.losses.binary_crossentropy(ops.cast(targets, "float32"), probs))
+        return ops.mean(binary_crossentropy(ops.cast(targets, "float32"), probs))
 
     def generator_loss(self, noise, fake_labels, training=True):
         fake = self.generator([noise, fake_labels], training=training)
         p_fake = ops.cast(self.discriminator([fake, fake_labels], training=training), "float32")
-        return ops.mean(keras.losses.binary_crossentropy(ops.ones_like(p_fake), p_fake))
+        return ops.mean(binary_crossentropy(ops.ones_like(p_fake), p_fake))
 
     # Keras calls train_step(data) on TensorFlow and PyTorch and
     # train_step(state, data) on JAX; cgan.backends adapts one step to both.

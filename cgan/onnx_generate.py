@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from cgan.generate import Generator
 from cgan.runs import RunError, RunFolder
 

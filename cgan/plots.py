@@ -102,7 +102,8 @@ def plot_quality(frame, path) -> None:
     left.plot(scored.index, scored["quality_fd"], marker=marker, label="FD (generated vs test)")
     if "quality_fd_floor" in scored:
         left.plot(scored.index, scored["quality_fd_floor"], "--", label="floor (real train vs test)")
-    left.set(title="Fréchet distance in the domain classifier's features", xlabel="epoch", ylabel="FD (lower is better)")
+    left.set(title="Fréchet distance in the domain classifier's features", xlabel="epoch", ylabel="FD (lower is better)",
+             yscale="log")  # early FDs are ~100× the floor
     for col in ("quality_label_accuracy", "quality_precision", "quality_recall", "quality_coverage"):
         if col in scored:
             right.plot(scored.index, scored[col], marker=marker, label=col.removeprefix("quality_"))

@@ -25,6 +25,8 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_ENV = "CGAN_RESULTS_DIR"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class RunError(RuntimeError):
@@ -47,6 +49,7 @@ def atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; results are meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -74,8 +74,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
           verbose: int = 2, print_every: int = 0) -> RunFolder:
     run = RunFolder(out or results_root() / cfg.dataset / cfg.run_name)
     done = _prepare_folder(run, cfg, overwrite)
-    keras.utils.set_random_seed(cfg.seed)
     data = load_dataset(cfg.dataset, data_dir, subset=cfg.subset, label_mode=cfg.label_mode, seed=cfg.seed)
+    keras.utils.set_random_seed(cfg.seed)  # after the data: it imports TensorFlow when installed (slow, chatty)
     gan = build_gan(cfg, data.image_shape, data.num_classes)
     if done:
         run.load_checkpoint(gan)

@@ -44,6 +44,8 @@ def test_fd_survives_singular_covariances():
     b = gaussian_sample(50, 1.0, dim=8, seed=3)
     b[:, 3] = 0.0
     assert np.isfinite(m.frechet_distance(a, b))
+    assert m.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert m.frechet_distance(a, a + 1.0) == pytest.approx(8.0, abs=1e-6)  # all 8 means move by 1, the dead one too
 
 
 def test_kid_on_a_hand_computed_case():

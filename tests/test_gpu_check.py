@@ -11,7 +11,8 @@ def test_gpu_check_dry_run_reports_every_job(tmp_path):
     done = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--dry-run", "--backends", "torch",
                            "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    rows = list(csv.DictReader(open(tmp_path / "gpu.csv")))
+    with open(tmp_path / "gpu.csv") as f:
+        rows = list(csv.DictReader(f))
     jobs = {(Path(r["config"]).stem.split("_")[0], r["precision"], r["log_steps"]) for r in rows}
     assert jobs == {("m1", "fp32", "False"), ("m1", "bf16", "False"), ("m5", "fp32", "False"),
                     ("m5", "bf16", "False"), ("m1", "fp32", "True")}
