@@ -115,7 +115,11 @@ def cmd_generate(args) -> None:
     labels = resolve_labels(args.label, summary["label_names"])  # before the slow framework import
     generator = _onnx_generator(run) or _keras_generator(run)
     images, label_array = generator.generate(labels, args.n, args.seed)
-    save_images(images, label_array, out, per_row=args.n if len(labels) > 1 else min(args.n, 10), scale=args.scale)
+    try:
+        save_images(images, label_array, out, per_row=args.n if len(labels) > 1 else min(args.n, 10),
+                    scale=args.scale)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
     names = ", ".join(generator.label_names[i] for i in labels[:10]) + (" …" if len(labels) > 10 else "")
     print(f"wrote {out} ({len(images)} image(s) of {names} from {run})")
 
@@ -188,6 +192,8 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_classifier(args) -> None:
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError("--epochs must be at least 1")
     from cgan.evaluation.classifier import prefer_tensorflow
     from cgan.runtime import ensure_backend
 

@@ -36,7 +36,7 @@ def build_gan(cfg: RunConfig, image_shape, num_classes: int) -> ConditionalGAN:
 def _prepare_folder(run: RunFolder, cfg: RunConfig, overwrite: bool) -> int:
     """Epoch to start from. Resumes a checkpoint of the same config; never clobbers a run silently."""
     existing = next(p for p in (run.path, *run.path.parents) if p.exists())
-    if not os.access(existing, os.W_OK):
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
         raise RunError(f"cannot write to run folder {run.path} ({existing} is not writable)")
     if overwrite:
         if run.path.exists():

@@ -102,9 +102,10 @@ def test_inception_weights_from_the_environment_must_exist(monkeypatch):
         inception.locate_weights()
 
 
+@pytest.mark.slow
 def test_quality_over_training_lands_in_history_and_plot(cli, tmp_path, data_dir):
     out = tmp_path / "run"
-    result = cli("train", "--config", "configs/mnist/m1_v1.toml", "--epochs", 2, "--subset", 256,
+    result = cli("train", "--config", "configs/mnist/m1_v1.toml", "--epochs", 2, "--subset", 128,
                  "--eval-samples", 50, "--quality-every", 2, "--out", out, "--data-dir", data_dir,
                  "--print-every", 0)
     assert result.returncode == 0, result.stderr[-2000:]

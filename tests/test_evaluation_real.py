@@ -34,7 +34,7 @@ def mnist(data_dir):
 
 @pytest.fixture(scope="module")
 def scorer(mnist):
-    return Scorer(load_classifier("mnist"), mnist.x_test, mnist.y_test)
+    return Scorer(load_classifier("mnist"), mnist.x_test, mnist.y_test, kid_subsets=10)
 
 
 def test_mnist_classifier_reaches_its_card_accuracy_in_this_backend(scorer, mnist):

@@ -167,6 +167,13 @@ def _missing_run(tmp_path):
     return run
 
 
+def _a_file(tmp_path):
+    """A path whose parent is a regular file: unwritable even for root (tests may run as root)."""
+    path = tmp_path / "a_file"
+    path.write_text("not a folder")
+    return path
+
+
 def _bad_config(tmp_path, change):
     text = open(os.path.join(REPO, "configs/mnist/m1_v1.toml")).read()
     path = tmp_path / "bad.toml"
@@ -203,8 +210,9 @@ BAD_INPUTS = {
     "missing config": (lambda t: ["train", "--config", t / "nope.toml"], "not found"),
     "no data offline": (lambda t: ["train", "--config", "configs/mnist/m1_v1.toml", "--data-dir", t / "empty",
                                    "--out", t / "run"], "no mnist data"),
-    "unwritable output": (lambda t: ["generate", "--dataset", "mnist", "--out", "/proc/x.png"], "cannot write"),
-    "unwritable run folder": (lambda t: ["train", "--config", "configs/mnist/m1_v1.toml", "--out", "/proc/run"],
+    "unwritable output": (lambda t: ["generate", "--dataset", "mnist", "--out", _a_file(t) / "x.png"],
+                          "cannot write"),
+    "unwritable run folder": (lambda t: ["train", "--config", "configs/mnist/m1_v1.toml", "--out", _a_file(t) / "run"],
                               "cannot write"),
 }
 

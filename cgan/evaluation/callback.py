@@ -3,6 +3,9 @@
 Turned on by the config fields `quality_every` (k; 0 = off) and `quality_per_class` (n). The
 scores go into the epoch logs, so the run's RunRecorder writes them to history.csv (empty on the
 epochs that were not scored) and cgan.plots draws them. It must therefore come before the recorder.
+
+To stay cheap, the reference is a class-balanced sample of REFERENCE_SIZE test images (not all of them),
+and the FD floor uses up to n real training images per class of the (possibly subset) training data.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import numpy as np
 
 from cgan.evaluation.evaluate import Scorer, fine_to_coarse_matrix, stratified_sample
 
+REFERENCE_SIZE = 2000
 # Column names in history.csv.
 COLUMNS = ("quality_label_accuracy", "quality_fd", "quality_fd_floor", "quality_kid", "quality_precision",
            "quality_recall", "quality_density", "quality_coverage")
@@ -32,7 +36,8 @@ class QualityMonitor(keras.callbacks.Callback):
 
         label_map = fine_to_coarse_matrix(self.data_dir) if self.label_mode == "coarse" else None
         ds = self.dataset
-        self.scorer = Scorer(load_classifier(ds.name), ds.x_test, ds.y_test, label_map, kid_subsets=10)
+        x_ref, y_ref = stratified_sample(ds.x_test, ds.y_test, REFERENCE_SIZE // ds.num_classes, self.seed)
+        self.scorer = Scorer(load_classifier(ds.name), x_ref, y_ref, label_map, kid_subsets=10)
         real, labels = stratified_sample(ds.x_train, ds.y_train, self.per_class, self.seed)
         self.floor_fd = self.scorer.score(real, labels, self.seed, intra=False, prdc=False)["fd"]
 

@@ -143,7 +143,7 @@ def train_classifier(dataset: str, epochs: int | None = None, data_dir=None, see
     if dataset not in RECIPES:
         raise EvaluationError(f"unknown dataset '{dataset}' (choose from {', '.join(RECIPES)})")
     recipe = RECIPES[dataset]
-    epochs = epochs or recipe["epochs"]
+    epochs = recipe["epochs"] if epochs is None else epochs
     if epochs < 1:
         raise EvaluationError("--epochs must be at least 1")
     keras.utils.set_random_seed(seed)
