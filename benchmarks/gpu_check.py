@@ -58,11 +58,11 @@ def run_backend(backend: str, args, deadline: float) -> tuple[list[dict], list[d
             return {"error": done.stderr.strip().splitlines()[-1][:300] if done.stderr.strip() else "no result"}
         return json.loads(lines[-1][len("RESULT "):])
 
-    size = 256 if args.dry_run else 8192
-    peaks = [{"backend": backend, **worker({"task": "peak", "size": size, "dtype": dtype, "repeats": 5})}
-             for dtype in ("float32", "bfloat16")]
-    trained = worker({"task": "train_many", "jobs": jobs(args), "deadline": deadline})
-    return peaks, [{"backend": backend, **r} for r in trained.get("results", [trained])]
+    out = worker({"task": "train_many", "jobs": jobs(args), "deadline": deadline,
+                  "peak_dtypes": ["float32", "bfloat16"], "peak_size": 256 if args.dry_run else 8192})
+    if "error" in out:  # the worker itself failed: report it in both tables
+        return [{"backend": backend, **out}], [{"backend": backend, **out}]
+    return [{"backend": backend, **p} for p in out["peaks"]], [{"backend": backend, **r} for r in out["results"]]
 
 
 def markdown(peaks, runs, wall_s: float, dry_run: bool) -> str:

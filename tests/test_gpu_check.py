@@ -17,7 +17,8 @@ def test_gpu_check_dry_run_reports_every_job(tmp_path):
     assert jobs == {("m1", "fp32", "False"), ("m1", "bf16", "False"), ("m5", "fp32", "False"),
                     ("m5", "bf16", "False"), ("m1", "fp32", "True")}
     assert all(not r["error"] and float(r["img_per_s"]) > 0 for r in rows), rows
-    assert "DRY RUN" in (tmp_path / "gpu.md").read_text()
+    report = (tmp_path / "gpu.md").read_text()
+    assert "DRY RUN" in report and "| torch | float32 |" in report and "| torch | bfloat16 |" in report
 
 
 def test_gpu_check_without_a_bundle_says_how_to_make_one(tmp_path):

@@ -127,6 +127,13 @@ def load_classifier(dataset: str, folder: Path = WEIGHTS_DIR) -> DomainClassifie
     return DomainClassifier(dataset, model, card)
 
 
+def _without_optimizer(model, dataset: str):
+    """An uncompiled copy: save_weights of a compiled model also stores Adam's moments (3× the size)."""
+    bare = build_classifier(dataset, model.input_shape[1:], model.output_shape[-1])
+    bare.set_weights(model.get_weights())
+    return bare
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -159,7 +166,7 @@ def train_classifier(dataset: str, epochs: int | None = None, data_dir=None, see
     _, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=500, verbose=0)
 
     weights = weights_path(dataset, folder)
-    atomic_write(weights, model.save_weights)
+    atomic_write(weights, _without_optimizer(model, dataset).save_weights)
     env = environment_facts()
     card = {
         "dataset": dataset,
