@@ -86,7 +86,10 @@ def train(task: dict) -> dict:
     else:
         shape, classes = tuple(task["shape"]), task["classes"]
         rng = np.random.default_rng(0)
-        x = rng.uniform(-1, 1, (task["steps"] * task["batch"], *shape)).astype("float32")
+        from cgan.config import load_config
+
+        data_batch = task.get("batch") or load_config(task["config"]).batch_size
+        x = rng.uniform(-1, 1, (task["steps"] * data_batch, *shape)).astype("float32")
         y = rng.integers(0, classes, len(x)).astype("int32")
     keras.utils.set_random_seed(0)
     cfg, gan = build(task["config"], shape, classes, task.get("jit_compile"), task.get("model_options"))
