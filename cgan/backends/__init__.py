@@ -29,12 +29,7 @@ def backend_module():
     return importlib.import_module(MODULES[backend])
 
 
-def gradient_step():
-    """`minimize(loss_fn, variables, optimizer) -> loss` for the active backend."""
-    return backend_module().minimize
-
-
 def run_stateful_step(model, step, args):
     """TensorFlow and PyTorch: the step reads and writes the variables directly."""
     (data,) = args
-    return step(data, minimize=backend_module().minimize)
+    return step(data, minimize=model._backend.minimize)
