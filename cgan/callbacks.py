@@ -33,12 +33,15 @@ def predict_real(discriminator, images, labels, batch_size: int = 500) -> np.nda
     return np.concatenate(out).reshape(-1)
 
 
-def discriminator_scores(discriminator, real, real_labels, fake, fake_labels) -> dict:
-    """Accuracy, precision, recall and F1 of D, with real images as the positive class."""
-    probs = np.concatenate([predict_real(discriminator, real, real_labels),
-                            predict_real(discriminator, fake, fake_labels)])
+def discriminator_scores(discriminator, real, real_labels, fake, fake_labels, threshold: float = 0.5) -> dict:
+    """Accuracy, precision, recall and F1 of D, with real images as the positive class.
+
+    D calls an image real when its output exceeds `threshold` (0.5 for a probability, 0 for a score).
+    """
+    outputs = np.concatenate([predict_real(discriminator, real, real_labels),
+                              predict_real(discriminator, fake, fake_labels)])
     truth = np.concatenate([np.ones(len(real), int), np.zeros(len(fake), int)])
-    guess = (probs > 0.5).astype(int)
+    guess = (outputs > threshold).astype(int)
     return {"accuracy": accuracy_score(truth, guess),
             "precision": precision_score(truth, guess, zero_division=0),
             "recall": recall_score(truth, guess, zero_division=0),
@@ -68,8 +71,9 @@ class DiscriminatorReport(keras.callbacks.Callback):
             idx = rng.choice(len(x), size=min(self.samples, len(x)), replace=False)
             noise = rng.standard_normal((len(idx), self.latent_dim)).astype("float32")
             fake_labels = rng.integers(0, ds.num_classes, size=(len(idx), 1)).astype("int32")
-            fake = generate_images(gan.generator, noise, fake_labels)
-            scores = discriminator_scores(gan.discriminator, x[idx], y[idx].reshape(-1, 1), fake, fake_labels)
+            fake = generate_images(gan.sampler, noise, fake_labels)
+            scores = discriminator_scores(gan.discriminator, x[idx], y[idx].reshape(-1, 1), fake, fake_labels,
+                                          gan.real_threshold)
             logs.update({f"{split}_d_{k}": float(v) for k, v in scores.items()})
         logs["eval_seconds"] = time.perf_counter() - start
 
@@ -85,12 +89,36 @@ class EvolutionGrid(keras.callbacks.Callback):
         self.labels = np.arange(len(self.names), dtype="int32").reshape(-1, 1)
 
     def on_epoch_end(self, epoch, logs=None):
-        images = to_uint8(generate_images(self.model.generator, self.noise, self.labels))
+        images = to_uint8(generate_images(self.model.sampler, self.noise, self.labels))
         self.run.evolution.mkdir(parents=True, exist_ok=True)
         path = self.run.evolution / f"epoch_{epoch + 1:03d}.png"
         atomic_write(path, lambda tmp: plots.labelled_grid(images, self.names, f"epoch {epoch + 1}", tmp))
         frames = sorted(self.run.evolution.glob("epoch_*.png"))
         atomic_write(self.run.gif, lambda tmp: plots.write_gif(frames, tmp))
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops `fit` after the step that crosses a wall-clock budget (per-epoch work included).
+
+    Keras then still ends the cut-short epoch (validation, grids, checkpoint), so the
+    run folder stays complete; `reason` says where it stopped.
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds, self.reason = seconds, None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.reason is None and time.perf_counter() - self._start >= self.seconds:
+            self.model.stop_training = True
+            self.reason = (f"time budget of {self.seconds:g} s reached at step {batch + 1} of epoch {self.epoch}; "
+                           f"that epoch is recorded as done")
 
 
 class IterationLog(keras.callbacks.Callback):
@@ -137,7 +165,7 @@ class RunRecorder(keras.callbacks.Callback):
         atomic_write(self.run.history, lambda tmp: self.history.to_csv(tmp, index=False))
         atomic_write(self.run.iterations, lambda tmp: self.iterations.to_csv(tmp, index=False))
         plots.plot_history(self.history, self.iterations, self.run.plots)
-        generator = self.model.generator
+        generator = self.model.sampler  # what users generate with: the weight average when there is one
         atomic_write(self.run.generator_keras, generator.save)
         atomic_write(self.run.generator_h5, generator.save)
         # The checkpoint is the commit point: a resume keeps history rows up to its epoch.

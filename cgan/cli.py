@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default resultados/<dataset>/<model>_<version>)")
     train.add_argument("--data-dir", help="folder with <dataset>.npz (default $CGAN_DATA_DIR, then keras.datasets)")
     train.add_argument("--overwrite", action="store_true", help="delete an existing run folder first")
+    train.add_argument("--time-budget", type=float, metavar="SECONDS",
+                       help="stop after the step that crosses this much wall-clock time (the epoch it cuts "
+                            "short is recorded as done)")
     train.add_argument("--print-every", type=int, default=50, help="print losses every N steps (0: off)")
     train.add_argument("--quality-every", type=int,
                        help="score image quality every K epochs (overrides the config's quality_every; 0: off)")
@@ -166,7 +169,10 @@ def cmd_train(args) -> None:
     configure_keras()  # CGAN_PRECISION, CGAN_DATA_PARALLEL
     from cgan.train import train
 
-    run = train(cfg, out=args.out, data_dir=args.data_dir, overwrite=args.overwrite, print_every=args.print_every)
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise UsageError("--time-budget must be a positive number of seconds")
+    run = train(cfg, out=args.out, data_dir=args.data_dir, overwrite=args.overwrite, print_every=args.print_every,
+                time_budget=args.time_budget)
     print(f"run folder: {run.path}")
 
 

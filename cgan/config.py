@@ -10,10 +10,13 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DATASETS = ("mnist", "cifar10", "cifar100")
-MODELS = ("m1", "m3", "m4", "m5")
+MODELS = ("m1", "m3", "m4", "m5", "fast")
+# Models whose discriminator outputs an unbounded score rather than a probability (see cgan.gan.LOSSES).
+SCORE_MODELS = ("fast",)
+AUGMENTATIONS = ("color", "translation", "cutout")
 
 
 class ConfigError(ValueError):
@@ -52,11 +55,12 @@ class ModelOptions(_Strict):
     bn_momentum: Annotated[float, Field(gt=0, lt=1)] | None = None
     dropout_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
     dropout_at: Literal["start", "end"] | None = None
+    spectral_norm: bool | None = None
 
 
 class RunConfig(_Strict):
     dataset: Literal["mnist", "cifar10", "cifar100"]
-    model: Literal["m1", "m3", "m4", "m5"]
+    model: Literal[MODELS]
     version: Annotated[str, Field(pattern=r"^v[0-9]+$")]
     description: str = ""
     label_mode: Literal["fine", "coarse"] = "fine"
@@ -69,9 +73,26 @@ class RunConfig(_Strict):
     d_optimizer: Optimizer
     g_optimizer: Optimizer
     model_options: ModelOptions = ModelOptions()
+    # "hinge" needs a model in SCORE_MODELS; "bce" is the original game.
+    loss: Literal["bce", "hinge"] = "bce"
+    # Sample from an exponential moving average of G's weights (0 = off).
+    ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    # DiffAugment policies applied to every image D sees (cgan.augment).
+    augment: list[Literal[AUGMENTATIONS]] = []
+    # D updates per G update (SNGAN-style recipes use more than one).
+    d_steps: Annotated[int, Field(ge=1, le=10)] = 1
     # Quality over training (cgan.evaluation.callback): score every k epochs on n images per class.
     quality_every: Annotated[int, Field(ge=0)] = 0
     quality_per_class: Annotated[int, Field(ge=2)] = 50
+
+    @model_validator(mode="after")
+    def _loss_fits_model(self):
+        if self.loss == "hinge" and self.model not in SCORE_MODELS:
+            raise ValueError(f"the hinge loss needs a discriminator that outputs a score "
+                             f"({', '.join(SCORE_MODELS)}), and {self.model}'s outputs a probability")
+        if len(set(self.augment)) != len(self.augment):
+            raise ValueError("augment lists a policy twice")
+        return self
 
     @property
     def run_name(self) -> str:
@@ -91,6 +112,8 @@ def _first_error(exc: ValidationError, source: str) -> str:
         return f"{source}: unknown key '{where}'"
     if err["type"] == "missing":
         return f"{source}: missing key '{where}'"
+    if err["type"] == "value_error" and where == "<root>":  # a rule across keys (model_validator)
+        return f"{source}: {err['ctx']['error']}"
     return f"{source}: '{where}' {err['msg'].lower()} (got {err.get('input')!r})"
 
 

@@ -1,15 +1,21 @@
 """`ConditionalGAN`: a Keras model that trains a conditional G/D pair with `fit`.
 
-The losses are the conditional minimax game of Mirza & Osindero (2014) with the
-non-saturating generator loss: D minimises BCE on real (label 1) and generated
-(label 0) images, G minimises BCE of D's verdict on its images against label 1.
-Fake images are generated for uniformly random labels.
+The original zoo plays the conditional minimax game of Mirza & Osindero (2014)
+with the non-saturating generator loss: D outputs a probability and minimises
+BCE on real (label 1) and generated (label 0) images, G minimises BCE of D's
+verdict on its images against label 1. Models whose D outputs an unbounded
+score (the fast and SNGAN models) use the same game written on logits
+(`loss="bce"`) or the hinge loss (`loss="hinge"`, Lim & Ye 2017). Fake images
+are generated for uniformly random labels. Optional extras: an exponential
+moving average of G's weights for sampling (`ema_decay`) and differentiable
+augmentation of every image D sees (`augment`, Zhao et al. 2020).
 """
 from __future__ import annotations
 
 import keras
 from keras import ops
 
+from cgan.augment import diff_augment
 from cgan.backends import backend_module
 
 _EPSILON = 1e-7
@@ -20,6 +26,41 @@ def binary_crossentropy(targets, probs):
     (torch's own BCE raises on it) and the divergence guard can report the step."""
     probs = ops.clip(probs, _EPSILON, 1.0 - _EPSILON)
     return ops.negative(ops.multiply(targets, ops.log(probs)) + ops.multiply(1.0 - targets, ops.log(1.0 - probs)))
+
+
+def _bce_on_probabilities(real, fake):
+    probs = ops.concatenate([real, fake], axis=0)
+    targets = ops.concatenate([ops.ones_like(real), ops.zeros_like(fake)], axis=0)
+    return ops.mean(binary_crossentropy(targets, probs))
+
+
+def _bce_on_logits(real, fake):
+    # softplus(-s) = -log(sigmoid(s)): the same game as above, without saturating sigmoids.
+    return ops.mean(ops.softplus(-real)) + ops.mean(ops.softplus(fake))
+
+
+def _hinge(real, fake):
+    return ops.mean(ops.relu(1.0 - real)) + ops.mean(ops.relu(1.0 + fake))
+
+
+def _fool_on_probabilities(fake):
+    return ops.mean(binary_crossentropy(ops.ones_like(fake), fake))
+
+
+def _fool_on_logits(fake):
+    return ops.mean(ops.softplus(-fake))
+
+
+def _fool_hinge(fake):
+    return -ops.mean(fake)
+
+
+# (what D outputs, loss name) → (D loss of real and fake outputs, G loss of fake outputs).
+LOSSES = {
+    ("probability", "bce"): (_bce_on_probabilities, _fool_on_probabilities),
+    ("score", "bce"): (_bce_on_logits, _fool_on_logits),
+    ("score", "hinge"): (_hinge, _fool_hinge),
+}
 
 
 class OptimizerPair:
@@ -44,13 +85,29 @@ class OptimizerPair:
 
 
 class ConditionalGAN(keras.Model):
-    def __init__(self, generator, discriminator, latent_dim: int, num_classes: int, seed=None, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim: int, num_classes: int, seed=None,
+                 d_output: str = "probability", loss: str = "bce", ema_decay: float = 0.0, augment=(),
+                 d_steps: int = 1, **kwargs):
         super().__init__(**kwargs)
+        if (d_output, loss) not in LOSSES:
+            raise ValueError(f"loss '{loss}' needs a discriminator that outputs a score, not a {d_output}")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_output, self.loss_name = d_output, loss
+        self._d_loss_fn, self._g_loss_fn = LOSSES[(d_output, loss)]
+        # D calls an image real above this output: probability 0.5, score 0.
+        self.real_threshold = 0.5 if d_output == "probability" else 0.0
+        self.ema_decay = float(ema_decay)
+        self.ema_generator = None
+        if self.ema_decay:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_generator.trainable = False  # moved by _update_ema, not by an optimizer
+        self.augment = tuple(augment)
+        self.d_steps = d_steps  # each D step sees the same real batch and new fakes
         # G and D are built functional models; marking the wrapper built stops
         # fit() from tracing call() on an image batch to "build" it.
         self.built = True
@@ -78,6 +135,11 @@ class ConditionalGAN(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
+    @property
+    def sampler(self):
+        """The generator to draw images from: the weight average when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
@@ -86,19 +148,34 @@ class ConditionalGAN(keras.Model):
         labels = keras.random.randint((batch_size, 1), 0, self.num_classes, seed=self.seed_generator)
         return noise, ops.cast(labels, "int32")
 
+    def judge(self, images, labels, training=True):
+        """D's output on (augmented) images, in float32 even under mixed precision."""
+        if self.augment and training:
+            images = diff_augment(images, self.augment, self.seed_generator)
+        return ops.cast(self.discriminator([images, labels], training=training), "float32")
+
     def discriminator_loss(self, real, labels, noise, fake_labels, training=True):
         fake = ops.stop_gradient(self.generator([noise, fake_labels], training=training))
-        p_real = self.discriminator([real, labels], training=training)
-        p_fake = self.discriminator([fake, fake_labels], training=training)
-        # float32 losses even when the networks compute in bfloat16 (mixed precision).
-        probs = ops.cast(ops.concatenate([p_real, p_fake], axis=0), "float32")
-        targets = ops.concatenate([ops.ones_like(p_real), ops.zeros_like(p_fake)], axis=0)
-        return ops.mean(binary_crossentropy(ops.cast(targets, "float32"), probs))
+        if self.d_output == "probability":
+            # The original zoo's D (some with BatchNorm) sees real and fake batches separately.
+            return self._d_loss_fn(self.judge(real, labels, training), self.judge(fake, fake_labels, training))
+        # Score models judge both in one call: faster on CPU, and Keras's SpectralNormalization
+        # re-assigns its kernel on every training call, which would break a second call's gradients.
+        both = self.judge(ops.concatenate([real, ops.cast(fake, real.dtype)], axis=0),
+                          ops.concatenate([labels, fake_labels], axis=0), training)
+        batch = ops.shape(real)[0]
+        return self._d_loss_fn(both[:batch], both[batch:])
 
     def generator_loss(self, noise, fake_labels, training=True):
         fake = self.generator([noise, fake_labels], training=training)
-        p_fake = ops.cast(self.discriminator([fake, fake_labels], training=training), "float32")
-        return ops.mean(binary_crossentropy(ops.ones_like(p_fake), p_fake))
+        return self._g_loss_fn(self.judge(fake, fake_labels, training))
+
+    def _update_ema(self):
+        # Warm-up (decay grows as (1 + t) / (10 + t)) so early samples are not dominated by the random init.
+        steps = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
+        for average, current in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(decay * average + (1.0 - decay) * ops.stop_gradient(current))
 
     # Keras calls train_step(data) on TensorFlow and PyTorch and
     # train_step(state, data) on JAX; cgan.backends adapts one step to both.
@@ -111,12 +188,15 @@ class ConditionalGAN(keras.Model):
     def _train_step(self, data, minimize):
         real, labels = self._unpack(data)
         batch = ops.shape(real)[0]
-        noise, fake_labels = self.sample_latent(batch)
-        d_loss = minimize(lambda: self.discriminator_loss(real, labels, noise, fake_labels),
-                          self.discriminator.trainable_variables, self.d_optimizer)
+        for _ in range(self.d_steps):  # SNGAN-style recipes train D several times per G step
+            noise, fake_labels = self.sample_latent(batch)
+            d_loss = minimize(lambda: self.discriminator_loss(real, labels, noise, fake_labels),
+                              self.discriminator.trainable_variables, self.d_optimizer)
         noise, fake_labels = self.sample_latent(batch)
         g_loss = minimize(lambda: self.generator_loss(noise, fake_labels),
                           self.generator.trainable_variables, self.g_optimizer)
+        if self.ema_generator is not None:
+            self._update_ema()
         return self._report(d_loss, g_loss)
 
     def _test_step(self, data, minimize=None):

@@ -124,6 +124,8 @@ class RunFolder:
         folder.mkdir(parents=True)
         atomic_write(folder / "generator.weights.h5", gan.generator.save_weights)
         atomic_write(folder / "discriminator.weights.h5", gan.discriminator.save_weights)
+        if gan.ema_generator is not None:
+            atomic_write(folder / "ema_generator.weights.h5", gan.ema_generator.save_weights)
         arrays = {f"d_{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)}
         arrays.update({f"g_{i}": np.asarray(v) for i, v in enumerate(gan.g_optimizer.variables)})
         arrays["seed_state"] = np.asarray(gan.seed_generator.state)
@@ -148,6 +150,8 @@ class RunFolder:
         try:
             gan.generator.load_weights(folder / "generator.weights.h5")
             gan.discriminator.load_weights(folder / "discriminator.weights.h5")
+            if gan.ema_generator is not None:
+                gan.ema_generator.load_weights(folder / "ema_generator.weights.h5")
             with np.load(folder / "optimizers.npz", allow_pickle=False) as saved:
                 for prefix, optimizer in (("d", gan.d_optimizer), ("g", gan.g_optimizer)):
                     for i, variable in enumerate(optimizer.variables):

@@ -11,11 +11,12 @@ import keras
 import numpy as np
 import pandas as pd
 
-from cgan.callbacks import DiscriminatorReport, EpochClock, EvolutionGrid, IterationLog, RunRecorder
+from cgan.callbacks import (DiscriminatorReport, EpochClock, EvolutionGrid, IterationLog, RunRecorder,
+                            TimeBudget)
 from cgan.config import ConfigError, RunConfig, dump_config, load_config
 from cgan.data import load_dataset
 from cgan.gan import ConditionalGAN
-from cgan.models import build_models
+from cgan.models import build_models, discriminator_output
 from cgan.runs import RunError, RunFolder, TrainingDiverged, results_root, write_json, write_text
 from cgan.runtime import environment_facts
 
@@ -28,7 +29,9 @@ def make_optimizer(spec):
 
 def build_gan(cfg: RunConfig, image_shape, num_classes: int) -> ConditionalGAN:
     generator, discriminator = build_models(cfg.model, image_shape, num_classes, cfg.latent_dim, cfg.model_options)
-    gan = ConditionalGAN(generator, discriminator, cfg.latent_dim, num_classes, seed=cfg.seed)
+    gan = ConditionalGAN(generator, discriminator, cfg.latent_dim, num_classes, seed=cfg.seed,
+                         d_output=discriminator_output(cfg.model), loss=cfg.loss, ema_decay=cfg.ema_decay,
+                         augment=cfg.augment, d_steps=cfg.d_steps)
     gan.compile(d_optimizer=make_optimizer(cfg.d_optimizer), g_optimizer=make_optimizer(cfg.g_optimizer))
     return gan
 
@@ -71,7 +74,7 @@ def _past_rows(path: Path, done: int) -> pd.DataFrame | None:
 
 
 def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrite: bool = False,
-          verbose: int = 2, print_every: int = 0) -> RunFolder:
+          verbose: int = 2, print_every: int = 0, time_budget: float | None = None) -> RunFolder:
     run = RunFolder(out or results_root() / cfg.dataset / cfg.run_name)
     done = _prepare_folder(run, cfg, overwrite)
     data = load_dataset(cfg.dataset, data_dir, subset=cfg.subset, label_mode=cfg.label_mode, seed=cfg.seed)
@@ -91,8 +94,10 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
     wall_before = previous.get("wall_seconds", 0.0)
 
     def summary(history: pd.DataFrame, status: str) -> dict:
-        return _summary(cfg, data, gan, history, status, wall_before + time.perf_counter() - started,
-                        previous.get("started_utc"))
+        record = _summary(cfg, data, gan, history, status, wall_before + time.perf_counter() - started,
+                          previous.get("started_utc"))
+        record["images_seen"] = _images_seen(recorder.iterations, len(data.x_train), cfg.batch_size)
+        return record
 
     log = IterationLog(print_every)
     recorder = RunRecorder(run, log, summary, _past_rows(run.history, done), _past_rows(run.iterations, done))
@@ -100,6 +105,9 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
                                                      replace=False)
     callbacks = [EpochClock(), DiscriminatorReport(data, cfg.eval_samples, cfg.latent_dim, cfg.seed),
                  EvolutionGrid(run, data.label_names, cfg.latent_dim, cfg.seed), log, recorder]
+    budget = TimeBudget(time_budget) if time_budget else None
+    if budget:
+        callbacks.insert(0, budget)
     if cfg.quality_every:  # before the recorder, so the scores land in history.csv
         from cgan.evaluation.callback import QualityMonitor
 
@@ -114,8 +122,19 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
         record["stop_reason"] = f"{exc}; the checkpoint of epoch {run.checkpoint_epoch()} is kept"
         write_json(run.summary, record)
         raise TrainingDiverged(record["stop_reason"]) from None
-    write_json(run.summary, summary(recorder.history, status="finished"))
+    record = summary(recorder.history, status="finished")
+    if budget and budget.reason:
+        record.update(status="stopped", stop_reason=budget.reason)
+    write_json(run.summary, record)
     return run
+
+
+def _images_seen(iterations: pd.DataFrame, train_size: int, batch_size: int) -> int:
+    """Training images G and D have been through: each step takes a batch, an epoch's last step the rest."""
+    if not len(iterations):
+        return 0
+    steps = iterations.groupby("epoch")["step"].max()
+    return int(sum(min(int(s) * batch_size, train_size) for s in steps))
 
 
 def _summary(cfg, data, gan, history: pd.DataFrame, status: str, wall: float, started_utc) -> dict:

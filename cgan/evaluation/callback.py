@@ -52,7 +52,7 @@ class QualityMonitor(keras.callbacks.Callback):
         rng = np.random.default_rng(self.seed)
         labels = np.repeat(np.arange(self.dataset.num_classes, dtype="int32"), self.per_class).reshape(-1, 1)
         noise = rng.standard_normal((len(labels), self.latent_dim)).astype("float32")
-        images = to_uint8(generate_images(self.model.generator, noise, labels))
+        images = to_uint8(generate_images(self.model.sampler, noise, labels))
         scores = self.scorer.score(images, labels, self.seed, intra=False)
         logs.update({"quality_label_accuracy": scores["label_accuracy"], "quality_fd": scores["fd"],
                      "quality_fd_floor": self.floor_fd, "quality_kid": scores["kid"]["mean"]})

@@ -1,4 +1,9 @@
-"""The model zoo: one module per original architecture, looked up by name."""
+"""The model zoo: one module per architecture, looked up by name.
+
+m1, m3, m4 and m5 rebuild the original project's models; `fast` is new (issue 7).
+A module may set D_OUTPUT = "score" when its discriminator outputs an unbounded
+score instead of a probability; cgan.gan picks the matching loss.
+"""
 from __future__ import annotations
 
 import importlib
@@ -17,9 +22,14 @@ def _module(name: str):
 
 def build_models(name: str, image_shape, num_classes: int, latent_dim: int = 100,
                  options: ModelOptions | None = None):
-    """(generator, discriminator) of one original model for any image shape and class count."""
+    """(generator, discriminator) of one model for any image shape and class count."""
     module = _module(name)
     options = options or ModelOptions()
     generator = module.build_generator(tuple(image_shape), num_classes, latent_dim, options)
     discriminator = module.build_discriminator(tuple(image_shape), num_classes, options)
     return generator, discriminator
+
+
+def discriminator_output(name: str) -> str:
+    """'probability' (sigmoid, the original zoo) or 'score' (a logit, for hinge or logit BCE)."""
+    return getattr(_module(name), "D_OUTPUT", "probability")
