@@ -13,9 +13,9 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DATASETS = ("mnist", "cifar10", "cifar100")
-MODELS = ("m1", "m3", "m4", "m5", "fast")
+MODELS = ("m1", "m3", "m4", "m5", "fast", "sngan")
 # Models whose discriminator outputs an unbounded score rather than a probability (see cgan.gan.LOSSES).
-SCORE_MODELS = ("fast",)
+SCORE_MODELS = ("fast", "sngan")
 AUGMENTATIONS = ("color", "translation", "cutout")
 
 

@@ -54,7 +54,8 @@ def architecture(cfg: RunConfig):
                                             cfg.model_options)
     g, d = generator.count_params(), discriminator.count_params()
     table = pd.DataFrame({"parameters": [g, d, g + d]}, index=["generator", "discriminator", "total"])
-    table["original project (total, nominal)"] = ["", "", f"≈{NOMINAL_PARAMS[cfg.model] / 1e6:.1f}M"]
+    nominal = NOMINAL_PARAMS.get(cfg.model)  # None for models new to cgan (fast, sngan)
+    table["original project (total, nominal)"] = ["", "", f"≈{nominal / 1e6:.1f}M" if nominal else "new model"]
     return generator, discriminator, table
 
 

@@ -27,6 +27,14 @@ def tiny_gan():
     return build_gan(cfg, (28, 28, 1), 10)
 
 
+def tiny_fast_gan():
+    """The fast model with every extra on: hinge loss, EMA, DiffAugment, two D steps per G step."""
+    cfg = load_config("configs/mnist/fast_v1.toml").with_overrides(
+        latent_dim=8, batch_size=BATCH, ema_decay=0.5, augment=["color", "translation", "cutout"], d_steps=2,
+        model_options={"g_filters": [8, 4], "d_filters": [4, 8], "spectral_norm": True})
+    return build_gan(cfg, (28, 28, 1), 10)
+
+
 def numpy_weights(model):
     return [np.array(keras.ops.convert_to_numpy(w)) for w in model.weights]
 
@@ -56,6 +64,15 @@ def main(workdir: Path) -> dict:
         "d_changed": changed(d0, numpy_weights(gan.discriminator)),
         "seed_advanced": not np.array_equal(seed0, np.array(gan.seed_generator.state)),
         "losses_finite": bool(all(np.isfinite(v).all() for v in history.history.values())),
+    }
+    fast = tiny_fast_gan()
+    ema0 = numpy_weights(fast.ema_generator)
+    fast.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    report["fast"] = {
+        "d_iterations": int(keras.ops.convert_to_numpy(fast.d_optimizer.iterations)),
+        "g_iterations": int(keras.ops.convert_to_numpy(fast.g_optimizer.iterations)),
+        "ema_moved": changed(ema0, numpy_weights(fast.ema_generator)),
+        "ema_differs_from_g": changed(numpy_weights(fast.generator), numpy_weights(fast.ema_generator)),
     }
     noise, labels = fixed_inputs()
     gan.generator.save(workdir / f"{backend}.keras")

@@ -16,7 +16,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 ORDER = ("tensorflow", "torch", "jax")
 INSTALLED = [b for b in ORDER if importlib.util.find_spec(b)]
-EXPECTED_STEPS = 4 * 2  # tests/backend_roundtrip.py: 4 steps per epoch, 2 epochs
+STEPS_PER_EPOCH = 4  # tests/backend_roundtrip.py: 4 steps per epoch, 2 epochs
+EXPECTED_STEPS = STEPS_PER_EPOCH * 2
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,14 @@ def test_train_step_updates_both_networks_and_both_optimizers(reports, backend):
     assert report["g_changed"] and report["d_changed"]
     assert report["seed_advanced"], "noise sampling must advance the seed state (JAX: inside the stateless scope)"
     assert report["losses_finite"]
+
+
+@pytest.mark.parametrize("backend", INSTALLED)
+def test_fast_model_extras_train_on_every_backend(reports, backend):
+    """Hinge loss, EMA (assigned inside the step), DiffAugment (random inside the step), d_steps = 2."""
+    fast = reports[backend]["fast"]
+    assert fast["d_iterations"] == 2 * STEPS_PER_EPOCH and fast["g_iterations"] == STEPS_PER_EPOCH
+    assert fast["ema_moved"] and fast["ema_differs_from_g"]
 
 
 @pytest.mark.skipif(len(INSTALLED) < 2, reason="needs two installed backends")

@@ -7,8 +7,9 @@ expensive layers at low resolution and lets D tell G about the label directly:
 G: noise ⊕ label embedding → Dense → (H/4 × W/4 × g0) map → BatchNorm, ReLU →
 stride-2 4×4 transposed conv to g1 filters → BatchNorm, ReLU → stride-2 4×4
 transposed conv to the image channels, tanh.
-D: one stride-2 4×4 conv with LeakyReLU per entry of d_filters → global
-average pooling → features h. Its output is an unbounded score
+D: one stride-2 4×4 conv with LeakyReLU per entry of d_filters → flattened
+features h (not pooled: with two convs each feature sees only a 10×10 patch,
+and a pooled D judged textures, not digits). Its output is an unbounded score
 w·h + embed(label)·h: the projection discriminator (Miyato & Koyama 2018),
 which makes "is this the right digit?" part of every real/fake verdict.
 `spectral_norm = true` wraps D's convs and dense in Keras's SpectralNormalization.
@@ -32,7 +33,8 @@ def build_generator(image_shape, num_classes, latent_dim, options):
     h, w = start_size(image_shape)
     noise = keras.Input((latent_dim,), name="noise")
     labels = keras.Input((1,), dtype="int32", name="label")
-    label_code = layers.Flatten(name="g_label_flat")(layers.Embedding(num_classes, EMBED_DIM, name="g_label_embedding")(labels))
+    label_code = layers.Flatten(name="g_label_flat")(
+        layers.Embedding(num_classes, EMBED_DIM, name="g_label_embedding")(labels))
     x = layers.Concatenate(name="g_concat")([noise, label_code])
     x = layers.Dense(h * w * base, use_bias=False, name="project")(x)
     x = layers.Reshape((h, w, base), name="start_map")(x)
@@ -53,9 +55,10 @@ def build_discriminator(image_shape, num_classes, options):
     for i, count in enumerate(filters, start=1):
         x = normalise(layers.Conv2D(count, 4, strides=2, padding="same", name=f"down{i}_conv"))(x)
         x = layers.LeakyReLU(LEAKY_SLOPE, name=f"down{i}_act")(x)
-    features = layers.GlobalAveragePooling2D(name="features")(x)
+    features = layers.Flatten(name="features")(x)
     unconditional = normalise(layers.Dense(1, name="realness"))(features)
-    label_code = layers.Flatten(name="d_label_flat")(layers.Embedding(num_classes, filters[-1], name="projection")(labels))
+    label_code = layers.Flatten(name="d_label_flat")(
+        layers.Embedding(num_classes, features.shape[-1], name="projection")(labels))
     matches_label = layers.Dot(axes=1, name="label_match")([label_code, features])
     return keras.Model([image, labels], layers.Add(name="score")([unconditional, matches_label]),
                        name="fast_discriminator")

@@ -1,0 +1,105 @@
+"""The 10-minute race: train configs for the same wall-clock budget, then score them alike.
+
+    python -m benchmarks.race --config configs/mnist/m1_v2.toml --config configs/mnist/fast_v1.toml
+
+Each config trains in its own process (`cgan train --time-budget`, full MNIST,
+per-epoch work included in the budget), one after another, so they get the
+same machine. Each run is then scored by `cgan evaluate` (N per class against
+the real test set). One row per config goes to benchmarks/results/<name>.csv
+and to the "race" table of benchmarks/README.md. Run folders go to --runs
+(git-ignored scratch by default).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import report
+
+REPO = Path(__file__).resolve().parents[1]
+COLUMNS = ["config", "backend", "threads", "budget_s", "train_wall_s", "images_seen", "img_per_s", "epochs",
+           "label_accuracy", "fd", "fd_floor", "kid", "precision", "recall", "density", "coverage", "per_class"]
+
+
+def _cgan(args: list[str], env: dict, log) -> None:
+    command = [sys.executable, "-m", "cgan", *args]
+    log.write(f"$ {' '.join(command)}\n")
+    log.flush()
+    subprocess.run(command, check=True, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def race_one(config: str, args, env: dict, log) -> dict:
+    run = Path(args.runs) / Path(config).parent.name / Path(config).stem
+    _cgan(["train", "--config", config, "--out", str(run), "--overwrite", "--time-budget", str(args.budget),
+           "--print-every", "0"], env, log)
+    _cgan(["evaluate", "--run", str(run), "--per-class", str(args.per_class), "--no-inception"], env, log)
+    summary = json.loads((run / "summary.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    scores, prdc = metrics["generated"], metrics["generated"]["prdc"]
+    train_wall = float(summary["wall_seconds"])
+    images = int(summary["images_seen"])
+    return {"config": config, "backend": summary["environment"]["backend"],
+            "threads": env.get("OMP_NUM_THREADS", ""), "budget_s": args.budget, "train_wall_s": round(train_wall),
+            "images_seen": images, "img_per_s": round(images / train_wall, 1),
+            "epochs": round(images / report.TRAIN_IMAGES[summary["dataset"]], 2),
+            "label_accuracy": round(scores["label_accuracy"], 4), "fd": round(scores["fd"], 2),
+            "fd_floor": round(metrics["real_floor"]["fd"], 2), "kid": round(scores["kid"]["mean"], 2),
+            **{k: round(prdc[k], 3) for k in ("precision", "recall", "density", "coverage")},
+            "per_class": args.per_class}
+
+
+def markdown(rows, machine: dict, args) -> str:
+    header = ["config", "backend", "img/s", "epochs", "label acc.", "FD (floor)", "KID", "P / R", "D / C"]
+    lines = [[r["config"], f"{r['backend']} ({r['threads']} threads)", f"{r['img_per_s']:.0f}", f"{r['epochs']:.2f}",
+              f"{r['label_accuracy']:.3f}", f"{r['fd']:.2f} ({r['fd_floor']:.2f})", f"{r['kid']:.2f}",
+              f"{r['precision']:.2f} / {r['recall']:.2f}", f"{r['density']:.2f} / {r['coverage']:.2f}"]
+             for r in rows]
+    return (f"Measured {machine['date_utc']} on {machine['cpu']} ({machine['cores']} cores, no GPU), one config "
+            f"after the other. Budget: {args.budget:g} s of training wall clock each on full MNIST (60,000), "
+            f"per-epoch evaluation and saving included; then `cgan evaluate` with {args.per_class} images per "
+            f"class (FD/KID in the MNIST classifier's feature space; floor = real training images).\n\n"
+            + report._table(header, lines))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", action="append", required=True, help="a run config (repeat to race several)")
+    parser.add_argument("--budget", type=float, default=600.0, help="training seconds per config")
+    parser.add_argument("--per-class", type=int, default=1000, help="generated images per class for scoring")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch/OpenMP threads per run")
+    parser.add_argument("--runs", default=str(REPO / "benchmarks" / "results" / "race_runs"))
+    parser.add_argument("--name", default="race", help="results/<name>.csv and the README block name")
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args(argv)
+    for config in args.config:
+        if not Path(config).is_file():
+            parser.error(f"config not found: {config}")
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), PYTHONPATH=str(REPO))
+    env.setdefault("KERAS_BACKEND", "torch")
+    machine, started = report.describe_machine(), time.perf_counter()
+    rows = []
+    out = REPO / "benchmarks" / "results" / f"{args.name}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_suffix(".log"), "w") as log:
+        for config in args.config:
+            rows.append(race_one(config, args, env, log))
+            print(json.dumps(rows[-1]), flush=True)
+            with open(out, "w", newline="") as f:
+                f.write(f"# {machine['cpu']}, {machine['cores']} cores, {machine['date_utc']}, "
+                        f"wall {time.perf_counter() - started:.0f} s\n")
+                writer = csv.DictWriter(f, fieldnames=COLUMNS)
+                writer.writeheader()
+                writer.writerows(rows)
+    if not args.no_readme:
+        report.update_readme(REPO / "benchmarks" / "README.md", args.name, markdown(rows, machine, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
