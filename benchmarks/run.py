@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 BACKENDS = tuple(b for b in ("torch", "jax", "tensorflow") if importlib.util.find_spec(b))
 
 # (config, image shape, classes, steps per timed epoch): the original models on
-# the datasets the original project trained them on. Step counts keep each
+# the datasets the original project trained them on, and the fast model. Step counts keep each
 # timed epoch at roughly 10-40 s on a 2-core CPU.
 WORKLOADS = [
     ("configs/mnist/m1_v2.toml", (28, 28, 1), 10, 12),
@@ -41,6 +41,7 @@ WORKLOADS = [
     ("configs/cifar100/m3_v1.toml", (32, 32, 3), 100, 4),
     ("configs/cifar100/m4_v1.toml", (32, 32, 3), 100, 4),
     ("configs/cifar10/m5_v1.toml", (32, 32, 3), 10, 1),
+    ("configs/mnist/fast_v1.toml", (28, 28, 1), 10, 60),  # issue 7's fast model, for scale
 ]
 M1 = WORKLOADS[0]
 
@@ -172,7 +173,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness, numbers mean nothing")
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    parser.add_argument("--models", nargs="+", help="only these models (m1 m3 m4 m5)")
+    parser.add_argument("--models", nargs="+", help="only these models (m1 m3 m4 m5 fast)")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per training measurement")
     parser.add_argument("--cold-repeats", type=int, default=7)
     parser.add_argument("--run", default=str(REPO / "resultados" / "mnist" / "m1_v2"),

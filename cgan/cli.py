@@ -163,7 +163,7 @@ def cmd_train(args) -> None:
                              quality_every=args.quality_every)
     from cgan.runtime import ensure_backend
 
-    ensure_backend(verbose=True)
+    ensure_backend(verbose=True, model=cfg.model)
     from cgan.runtime import configure_keras
 
     configure_keras()  # CGAN_PRECISION, CGAN_DATA_PARALLEL

@@ -18,7 +18,7 @@ import sys
 # NVIDIA GPU: JAX jit-compiles the whole G+D step into one XLA program, which
 # removes the per-op launch overhead that dominates these small models in
 # eager PyTorch; TensorFlow's wheel here is CPU-only.
-PREFERENCE = {"cpu": ("torch", "jax", "tensorflow"), "cuda": ("jax", "torch", "tensorflow")}
+PREFERENCE = {"cpu": ("torch", "tensorflow", "jax"), "cuda": ("jax", "torch", "tensorflow")}
 
 
 def hardware() -> str:
@@ -28,14 +28,29 @@ def hardware() -> str:
     return "cuda" if glob.glob("/dev/nvidia[0-9]*") else "cpu"
 
 
-def ensure_backend(verbose: bool = False) -> str:
+# CPU, per model, where the same benchmark run found another backend faster than the general order
+# (benchmarks/README.md, Results: cpu): TensorFlow's graph mode wins for the small steps of `fast`
+# (1.7×) and the large convolutions of m3–m5 (1.03–1.22×); m1 is a tie (PyTorch 1.04×).
+CPU_FASTEST_BY_MODEL = {"m3": "tensorflow", "m4": "tensorflow", "m5": "tensorflow", "fast": "tensorflow"}
+
+
+def ensure_backend(verbose: bool = False, model: str | None = None) -> str:
+    """The Keras backend to use: the user's KERAS_BACKEND, else the fastest installed one measured here.
+
+    `model` (when the caller knows what it will train) refines the choice on CPU.
+    """
     chosen = os.environ.get("KERAS_BACKEND")
     if not chosen:
         kind = hardware()
-        chosen = next((b for b in PREFERENCE[kind] if importlib.util.find_spec(b)), "tensorflow")
+        order = PREFERENCE[kind]
+        preferred = CPU_FASTEST_BY_MODEL.get(model) if kind == "cpu" else None
+        if preferred:
+            order = (preferred, *(b for b in order if b != preferred))
+        chosen = next((b for b in order if importlib.util.find_spec(b)), "tensorflow")
         os.environ["KERAS_BACKEND"] = chosen
         if verbose:
-            print(f"cgan: using the {chosen} backend, the fastest installed one on {kind} "
+            subject = f"for {model} " if preferred == chosen else ""
+            print(f"cgan: using the {chosen} backend, the fastest installed one {subject}on {kind} "
                   f"(set KERAS_BACKEND to change it)", file=sys.stderr)
     return chosen
 

@@ -19,7 +19,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 REPO = Path(__file__).resolve().parents[1]
 GITHUB_REPO = "cgan-lab/cgan-lab"  # owner/name on GitHub, used only by the Colab badge and install cell
 TRAINING = [("mnist", "m1", "v2"), ("mnist", "m3", "v1"), ("cifar100", "m3", "v1"), ("cifar100", "m4", "v1"),
-            ("cifar100", "m5", "v1"), ("cifar10", "m5", "v1")]
+            ("cifar100", "m5", "v1"), ("cifar10", "m5", "v1"), ("mnist", "fast", "v1"), ("cifar10", "sngan", "v1")]
+# Models added after the original project (issue 7), described as such in their notebooks.
+NEW_MODELS = {"fast": "the fast projection-discriminator cGAN built for quality per CPU-minute",
+              "sngan": "the SNGAN-style CIFAR recipe for GPUs (ResNet, spectral norm, projection D, DiffAugment)"}
 DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 
 
@@ -59,12 +62,16 @@ def versions_table(dataset: str, model: str) -> str:
     return "| version | config |\n| --- | --- |\n" + "\n".join(rows)
 
 
+def _which(model: str) -> str:
+    return f"`{model}`, {NEW_MODELS[model]}," if model in NEW_MODELS else f"the original project's `{model}`"
+
+
 def training_notebook(dataset: str, model: str, version: str):
     name = f"cgan_train_{model}_{dataset}"
     title = DATASET_TITLES[dataset]
     return name, notebook([
         new_markdown_cell(f"# Conditional GAN {model} on {title}\n\n{colab_badge(f'notebooks/{name}.ipynb')}\n\n"
-                          f"Trains the original project's `{model}` on {title} through the `cgan` package, or loads "
+                          f"Trains {_which(model)} on {title} through the `cgan` package, or loads "
                           f"the run already in `resultados/{dataset}/`, then shows the architecture, the training "
                           f"plots, the evolution GIF and, in the last cell, a widget that generates an image for a "
                           f"label you pick.\n\nVersions available (`configs/{dataset}/`):\n\n"
@@ -75,7 +82,7 @@ def training_notebook(dataset: str, model: str, version: str):
                           "20M parameters (m5) are not trained in test mode, only built and summarised."),
         parameters(f"""\
 DATASET = "{dataset}"    # mnist, cifar10 or cifar100
-MODEL = "{model}"         # m1, m3, m4 or m5
+MODEL = "{model}"         # m1, m3, m4, m5 (the original zoo), fast or sngan
 VERSION = "{version}"       # configs/<DATASET>/<MODEL>_<VERSION>.toml (see the table above)
 EPOCHS = None         # None: the config's number of epochs
 SUBSET = None         # None: the whole training split here; N: a stratified subset of N images

@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cgan.generate import LabelError, resolve_labels
-from cgan.runs import results_root
+from cgan.generate import LabelError, default_run, resolve_labels
 
-SHIPPED = results_root() / "mnist" / "m1_v2"
+SHIPPED = default_run("mnist")
 
 
 def test_shipped_generator_is_committed():

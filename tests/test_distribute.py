@@ -81,3 +81,16 @@ def test_default_backend_is_the_fastest_installed_for_the_hardware():
 
     assert chosen == next(b for b in PREFERENCE[kind] if importlib.util.find_spec(b))
     assert f"using the {chosen} backend" in done.stderr and "KERAS_BACKEND" in done.stderr
+
+
+def test_on_cpu_the_model_being_trained_refines_the_default_backend():
+    code = "from cgan.runtime import ensure_backend; print(ensure_backend(verbose=True, model='fast'))"
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["CUDA_VISIBLE_DEVICES"] = ""  # what the machine has must not matter: this is the CPU rule
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    from cgan.runtime import CPU_FASTEST_BY_MODEL, PREFERENCE
+
+    order = (CPU_FASTEST_BY_MODEL["fast"], *PREFERENCE["cpu"])
+    assert done.stdout.split() == [next(b for b in order if importlib.util.find_spec(b))]
+    if done.stdout.strip() == CPU_FASTEST_BY_MODEL["fast"]:
+        assert "fastest installed one for fast on cpu" in done.stderr

@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 
 from cgan.evaluation import EvaluationError, inception
-from cgan.runs import results_root
+from cgan.generate import default_run
 
-SHIPPED = results_root() / "mnist" / "m1_v2"
+SHIPPED = default_run("mnist")
 
 
 @pytest.fixture(scope="module")
 def run_copy(tmp_path_factory):
     """Only summary.json and generator.keras: never write into resultados/ (the shipped run may be training)."""
-    folder = tmp_path_factory.mktemp("shipped") / "m1_v2"
+    folder = tmp_path_factory.mktemp("shipped") / SHIPPED.name
     folder.mkdir()
     for name in ("summary.json", "generator.keras"):
         shutil.copy2(SHIPPED / name, folder / name)

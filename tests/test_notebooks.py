@@ -12,6 +12,7 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat", reason="requirements-notebooks.txt is not installed")
 
+from cgan.generate import SHIPPED_RUNS
 from cgan.nbexec import execute, inject_parameters, parameters_cell_index
 from cgan.runs import RESULTS_ENV
 from tests.generator_runs import shipped_mnist
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "EDA").glob("*.ipynb")) + sorted((REPO / "notebooks").glob("*.ipynb"))
 EXPECTED = {"eda_mnist", "eda_cifar10", "eda_cifar100", "cgan_train_m1_mnist", "cgan_train_m3_mnist",
             "cgan_train_m3_cifar100", "cgan_train_m4_cifar100", "cgan_train_m5_cifar100",
-            "cgan_train_m5_cifar10", "generate"}
+            "cgan_train_m5_cifar10", "cgan_train_fast_mnist", "cgan_train_sngan_cifar10", "generate"}
 TRAINING_PARAMETERS = {"DATASET", "MODEL", "VERSION", "EPOCHS", "SUBSET", "BATCH_SIZE", "OUTPUT_DIR", "TRAIN",
                        "TEST_MODE"}
 
@@ -122,4 +123,4 @@ def test_notebook_executes_in_test_mode(path, tmp_path, results_copy, monkeypatc
         assert widget, "the last cell shows the widget"
     else:
         assert data_of(nb, "application/vnd.jupyter.widget-view+json")
-        assert "mnist/m1_v2" in str(data_of(nb, "text/plain"))
+        assert SHIPPED_RUNS["mnist"] in str(data_of(nb, "text/plain"))

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 
 from cgan.config import load_config
-from cgan.runs import RunFolder, results_root
+from cgan.generate import default_run
+from cgan.runs import RunFolder
 from cgan.train import build_gan
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHIPPED = results_root() / "mnist" / "m1_v2"
+SHIPPED = default_run("mnist")
 STEPS_PER_EPOCH = 5  # 640 images, batch 128
 
 

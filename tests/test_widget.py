@@ -7,7 +7,7 @@ from PIL import Image
 
 pytest.importorskip("ipywidgets", reason="requirements-notebooks.txt is not installed")
 
-from cgan.generate import Generator, LabelError
+from cgan.generate import SHIPPED_RUNS, Generator, LabelError
 from cgan.runs import RESULTS_ENV, RunError
 from cgan.widget import GeneratorWidget, generator_app, generator_for_run, label_options, label_picker, render_png
 from tests.generator_runs import shipped_mnist, untrained_run
@@ -89,7 +89,7 @@ def test_picker_uses_the_run_else_the_shipped_generator(use_results, tmp_path):
     own = label_picker(root / cifar, "cifar10")
     assert own.status.value == "" and own.generator.dataset == "cifar10"
     fallback = label_picker(tmp_path / "empty_run", "mnist")  # a run that has not trained yet
-    assert "showing the shipped mnist/m1_v2" in fallback.status.value
+    assert f"showing the shipped {SHIPPED_RUNS['mnist']}" in fallback.status.value
     fallback.button.click()
     assert pixels(fallback.image.value).std() > 10
     nothing = label_picker(tmp_path / "empty_run", "cifar100")
@@ -116,7 +116,7 @@ def test_a_broken_run_is_reported_on_the_page(results, tmp_path, monkeypatch):
     broken.mkdir(parents=True)
     (broken / "summary.json").write_text((root / mnist / "summary.json").read_text())
     (broken / "generator.keras").write_bytes(b"not a keras file")
-    (tmp_path / "mnist" / "m1_v2").symlink_to(root / mnist)
+    (tmp_path / SHIPPED_RUNS["mnist"]).symlink_to(root / mnist)
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
     app = generator_app()
     app.run.value = "mnist/m1_broken"  # the callback must not raise: in Voilà that would be a silent failure
