@@ -12,7 +12,6 @@ and to the "race" table of benchmarks/README.md. Run folders go to --runs
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -75,6 +74,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch/OpenMP threads per run")
     parser.add_argument("--runs", default=str(REPO / "benchmarks" / "results" / "race_runs"))
     parser.add_argument("--name", default="race", help="results/<name>.csv and the README block name")
+    parser.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="folder for <name>.csv")
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
     for config in args.config:
@@ -84,18 +84,13 @@ def main(argv=None) -> int:
     env.setdefault("KERAS_BACKEND", "torch")
     machine, started = report.describe_machine(), time.perf_counter()
     rows = []
-    out = REPO / "benchmarks" / "results" / f"{args.name}.csv"
+    out = Path(args.results) / f"{args.name}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.with_suffix(".log"), "w") as log:
         for config in args.config:
             rows.append(race_one(config, args, env, log))
             print(json.dumps(rows[-1]), flush=True)
-            with open(out, "w", newline="") as f:
-                f.write(f"# {machine['cpu']}, {machine['cores']} cores, {machine['date_utc']}, "
-                        f"wall {time.perf_counter() - started:.0f} s\n")
-                writer = csv.DictWriter(f, fieldnames=COLUMNS)
-                writer.writeheader()
-                writer.writerows(rows)
+            report.write_csv(rows, out, machine, time.perf_counter() - started, columns=COLUMNS)
     if not args.no_readme:
         report.update_readme(REPO / "benchmarks" / "README.md", args.name, markdown(rows, machine, args))
     return 0

@@ -32,9 +32,11 @@ def describe_machine() -> dict:
             "date_utc": datetime.now(timezone.utc).isoformat(timespec="minutes")}
 
 
-def write_csv(rows, path: Path, machine: dict, wall_s: float) -> Path:
+def write_csv(rows, path: Path, machine: dict, wall_s: float, columns=None) -> Path:
+    """Rows under a one-line machine header; columns default to kind, value, unit and the rest sorted."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    columns = ["kind", "value", "unit"] + sorted({k for row in rows for k in row} - {"kind", "value", "unit"})
+    if columns is None:
+        columns = ["kind", "value", "unit"] + sorted({k for row in rows for k in row} - {"kind", "value", "unit"})
     with open(path, "w", newline="") as f:
         f.write(f"# {machine['cpu']}, {machine['cores']} cores, {machine['memory']}, {machine['date_utc']}, "
                 f"wall {wall_s:.0f} s\n")

@@ -1,0 +1,26 @@
+"""benchmarks/race.py end to end with a one-second budget: a row per config, scored by cgan evaluate."""
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_race_trains_each_config_for_the_budget_and_scores_it(tmp_path, data_dir):
+    env = dict(os.environ, CGAN_DATA_DIR=str(data_dir), TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.race", "--config", "configs/mnist/fast_v1.toml",
+                           "--budget", "1", "--per-class", "3", "--threads", "1", "--runs", str(tmp_path / "runs"),
+                           "--results", str(tmp_path), "--name", "tiny", "--no-readme"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(tmp_path / "tiny.csv") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    assert [r["config"] for r in rows] == ["configs/mnist/fast_v1.toml"]
+    row = rows[0]
+    summary = json.loads((tmp_path / "runs" / "mnist" / "fast_v1" / "summary.json").read_text())
+    assert summary["status"] == "stopped" and int(row["images_seen"]) == summary["images_seen"] > 0
+    assert 0.0 <= float(row["label_accuracy"]) <= 1.0 and float(row["fd"]) > float(row["fd_floor"]) >= 0
+    assert int(row["per_class"]) == 3 and float(row["budget_s"]) == 1.0
