@@ -13,13 +13,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-POLICIES = ("color", "translation", "cutout")
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
 
 
 def diff_augment(images, policy, seed_generator):
-    """Apply each augmentation named in `policy` (a subset of POLICIES, in that order)."""
+    """Apply each augmentation named in `policy` (keys of AUGMENTATIONS; cgan.config validates them)."""
     for name in policy:
         images = AUGMENTATIONS[name](images, seed_generator)
     return images

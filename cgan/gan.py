@@ -96,7 +96,7 @@ class ConditionalGAN(keras.Model):
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.d_output, self.loss_name = d_output, loss
+        self.d_output = d_output
         self._d_loss_fn, self._g_loss_fn = LOSSES[(d_output, loss)]
         # D calls an image real above this output: probability 0.5, score 0.
         self.real_threshold = 0.5 if d_output == "probability" else 0.0

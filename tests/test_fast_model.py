@@ -112,3 +112,10 @@ def test_time_budget_stops_the_run_after_one_step_and_says_so(tmp_path, data_dir
     assert summary["status"] == "stopped" and "time budget" in summary["stop_reason"]
     assert summary["epochs_done"] == 1 and summary["images_seen"] == 32
     assert run.generator_keras.is_file() and run.checkpoint_epoch() == 1
+
+
+def test_the_config_accepts_exactly_the_augmentations_that_exist():
+    # cgan.config keeps its own list so that loading a config does not import keras.
+    from cgan import augment, config
+
+    assert set(config.AUGMENTATIONS) == set(augment.AUGMENTATIONS)

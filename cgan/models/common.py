@@ -85,3 +85,14 @@ def real_or_fake(x, dropout_rate: float, dropout_at_end: bool):
 
 def pick(value, default):
     return default if value is None else value
+
+
+def spectral_norm_wrapper(enabled: bool):
+    """A function that wraps a layer in Keras's SpectralNormalization, or leaves it alone.
+
+    Keras's wrapper writes W / sigma(W) back into the kernel on every training call; cgan.gan
+    calls a score model's D once per loss so that each gradient sees the kernel it was computed with.
+    """
+    if not enabled:
+        return lambda layer: layer
+    return lambda layer: layers.SpectralNormalization(layer, name=f"{layer.name}_sn")

@@ -1,7 +1,7 @@
 """fast — a small cGAN built for quality per CPU-minute (issue 7); not part of the original zoo.
 
-m1 spends ~1.6 GFLOP per training image, mostly in full-resolution 128-filter
-layers, and needs several CPU-hours to learn the label. This model keeps the
+m1 spends 0.40 GFLOP per training image (counted, benchmarks/README.md), mostly
+in its full-resolution transposed convs, and needs CPU-hours to learn the label. This model keeps the
 expensive layers at low resolution and lets D tell G about the label directly:
 
 G: noise ⊕ label embedding → Dense → (H/4 × W/4 × g0) map → BatchNorm, ReLU →
@@ -14,14 +14,14 @@ w·h + embed(label)·h: the projection discriminator (Miyato & Koyama 2018),
 which makes "is this the right digit?" part of every real/fake verdict.
 `spectral_norm = true` wraps D's convs and dense in Keras's SpectralNormalization.
 
-What each choice gave on the 2-core CPU is in benchmarks/README.md ("fast model").
+What each choice gave on the 2-core CPU: benchmarks/README.md, "Fast model: what was tried".
 """
 from __future__ import annotations
 
 import keras
 from keras import layers
 
-from cgan.models.common import EMBED_DIM, LEAKY_SLOPE, pick, start_size
+from cgan.models.common import EMBED_DIM, LEAKY_SLOPE, pick, spectral_norm_wrapper, start_size
 
 D_OUTPUT = "score"
 DEFAULTS = dict(g_filters=[128, 64], d_filters=[64, 128], bn_momentum=0.9, spectral_norm=False)
@@ -48,7 +48,7 @@ def build_generator(image_shape, num_classes, latent_dim, options):
 
 def build_discriminator(image_shape, num_classes, options):
     filters = pick(options.d_filters, DEFAULTS["d_filters"])
-    normalise = _spectral if pick(options.spectral_norm, DEFAULTS["spectral_norm"]) else (lambda layer: layer)
+    normalise = spectral_norm_wrapper(pick(options.spectral_norm, DEFAULTS["spectral_norm"]))
     image = keras.Input(image_shape, name="image")
     labels = keras.Input((1,), dtype="int32", name="label")
     x = image
@@ -62,7 +62,3 @@ def build_discriminator(image_shape, num_classes, options):
     matches_label = layers.Dot(axes=1, name="label_match")([label_code, features])
     return keras.Model([image, labels], layers.Add(name="score")([unconditional, matches_label]),
                        name="fast_discriminator")
-
-
-def _spectral(layer):
-    return layers.SpectralNormalization(layer, name=f"{layer.name}_sn")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cgan.models.common import pick, start_size
+from cgan.models.common import pick, spectral_norm_wrapper, start_size
 
 D_OUTPUT = "score"
 DEFAULTS = dict(g_filters=[256], d_filters=[128], bn_momentum=0.9, spectral_norm=True)
@@ -72,7 +72,7 @@ def _up_block(x, labels, ch, num_classes, momentum, name):
 
 def build_discriminator(image_shape, num_classes, options):
     ch = _width(options.d_filters, DEFAULTS["d_filters"], "d_filters")
-    sn = _spectral if pick(options.spectral_norm, DEFAULTS["spectral_norm"]) else (lambda layer: layer)
+    sn = spectral_norm_wrapper(pick(options.spectral_norm, DEFAULTS["spectral_norm"]))
     start_size(image_shape, upsamplings=3)  # same sizes as G, so a 24×24 D pairs with a 24×24 G
     image = keras.Input(image_shape, name="image")
     labels = keras.Input((1,), dtype="int32", name="label")
@@ -116,9 +116,3 @@ def _width(value, default, field):
     if len(widths) != 1:
         raise ValueError(f"sngan takes one width per network ({field} = [ch]), got {widths}")
     return widths[0]
-
-
-def _spectral(layer):
-    # Keras's wrapper writes W / sigma(W) back into the kernel on every training call; cgan.gan calls a
-    # score model's D once per loss so that each gradient sees the kernel it was computed with.
-    return layers.SpectralNormalization(layer, name=f"{layer.name}_sn")
