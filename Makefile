@@ -1,19 +1,36 @@
-# The two commands of the README. `.ci/run` calls `make test`.
+# The README's commands. `.ci/run` calls `make test`.
+# pyproject.toml lists what cgan needs: generation alone (numpy, pillow, onnxruntime, pydantic, tomli-w) by default,
+# the training stack through its extras. constraints-cpu.txt pins the versions tested on our CPU-only machines,
+# CPU builds of TensorFlow and PyTorch included; on a GPU machine install an extra without it: pip install -e ".[tf]".
 CGAN_DATA_DIR ?= $(abspath ../shared/datasets)
 export CGAN_DATA_DIR
+PIP_INSTALL = python -m pip install -q -c constraints-cpu.txt
+# tests/test_voila_page.py drives Debian's chromium (Playwright's own browser download fails on our machines).
+CHROMIUM ?= /usr/bin/chromium
+APT_GET ?= apt-get
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install install-dev test generate
+.PHONY: install install-generate install-dev browser test generate
+install-generate:
+	$(PIP_INSTALL) -e .
+
 install:
-	python -m pip install -q -r requirements.txt && python -m pip install -q --no-deps -e .
+	$(PIP_INSTALL) -e ".[tf-cpu,torch]"
 
 install-dev:
-	python -m pip install -q -r requirements-dev.txt && python -m pip install -q --no-deps -e .
+	$(PIP_INSTALL) -e ".[tf-cpu,torch,jax,dev]"
 
-# make generate LABEL=7 OUT=seven.png
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	    echo "$(CHROMIUM) is missing: installing Debian's chromium"; \
+	    $(SUDO) $(APT_GET) update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q chromium; \
+	fi
+
+# make generate LABEL=7 OUT=seven.png: only the generation set; the shipped generator runs on ONNX Runtime.
 LABEL ?= 7
 OUT ?= seven.png
-generate: install
+generate: install-generate
 	cgan generate --dataset mnist --label $(LABEL) --out $(OUT)
 
-test: install-dev
+test: install-dev browser
 	python -m pytest -q

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-# Pinned to what this project runs with (requirements.txt) and their own pins here.
+# Pinned to what this project runs with (constraints-cpu.txt) and their own pins here.
 WHEELS = ["keras==3.15.1", "namex==0.1.0", "optree==0.20.0", "pydantic==2.14.4", "pydantic-core==2.50.5",
           "annotated-types==0.7.0", "typing-inspection==0.4.5"]
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]

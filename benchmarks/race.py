@@ -22,7 +22,7 @@ from pathlib import Path
 from benchmarks import report
 
 REPO = Path(__file__).resolve().parents[1]
-COLUMNS = ["config", "backend", "threads", "budget_s", "train_wall_s", "images_seen", "img_per_s", "epochs",
+COLUMNS = ["config", "dataset", "train_images", "backend", "threads", "budget_s", "train_wall_s", "images_seen", "img_per_s", "epochs",
            "label_accuracy", "fd", "fd_floor", "kid", "precision", "recall", "density", "coverage", "per_class"]
 
 
@@ -35,18 +35,20 @@ def _cgan(args: list[str], env: dict, log) -> None:
 
 def race_one(config: str, args, env: dict, log) -> dict:
     run = Path(args.runs) / Path(config).parent.name / Path(config).stem
-    _cgan(["train", "--config", config, "--out", str(run), "--overwrite", "--time-budget", str(args.budget),
-           "--print-every", "0"], env, log)
+    if not args.rescore:
+        _cgan(["train", "--config", config, "--out", str(run), "--overwrite", "--time-budget", str(args.budget),
+               "--print-every", "0"], env, log)
     _cgan(["evaluate", "--run", str(run), "--per-class", str(args.per_class), "--no-inception"], env, log)
     summary = json.loads((run / "summary.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     scores, prdc = metrics["generated"], metrics["generated"]["prdc"]
     train_wall = float(summary["wall_seconds"])
     images = int(summary["images_seen"])
-    return {"config": config, "backend": summary["environment"]["backend"],
+    return {"config": config, "dataset": summary["dataset"], "train_images": summary["data"]["train_images"],
+            "backend": summary["environment"]["backend"],
             "threads": env.get("OMP_NUM_THREADS", ""), "budget_s": args.budget, "train_wall_s": round(train_wall),
             "images_seen": images, "img_per_s": round(images / train_wall, 1),
-            "epochs": round(images / report.TRAIN_IMAGES[summary["dataset"]], 2),
+            "epochs": round(images / summary["data"]["train_images"], 2),
             "label_accuracy": round(scores["label_accuracy"], 4), "fd": round(scores["fd"], 2),
             "fd_floor": round(metrics["real_floor"]["fd"], 2), "kid": round(scores["kid"]["mean"], 2),
             **{k: round(prdc[k], 3) for k in ("precision", "recall", "density", "coverage")},
@@ -59,10 +61,12 @@ def markdown(rows, machine: dict, args) -> str:
               f"{r['label_accuracy']:.3f}", f"{r['fd']:.2f} ({r['fd_floor']:.2f})", f"{r['kid']:.2f}",
               f"{r['precision']:.2f} / {r['recall']:.2f}", f"{r['density']:.2f} / {r['coverage']:.2f}"]
              for r in rows]
+    data = ", ".join(sorted({f"{r['dataset']} ({r['train_images']:,} training images"
+                             f"{', a stratified subset' if r['dataset'] != 'mnist' else ''})" for r in rows}))
     return (f"Measured {machine['date_utc']} on {machine['cpu']} ({machine['cores']} cores, no GPU), one config "
-            f"after the other. Budget: {args.budget:g} s of training wall clock each on full MNIST (60,000), "
+            f"after the other. Budget: {args.budget:g} s of training wall clock each on {data}, "
             f"per-epoch evaluation and saving included; then `cgan evaluate` with {args.per_class} images per "
-            f"class (FD/KID in the MNIST classifier's feature space; floor = real training images).\n\n"
+            f"class (FD/KID in the dataset classifier's feature space; floor = real images).\n\n"
             + report._table(header, lines))
 
 
@@ -71,17 +75,22 @@ def main(argv=None) -> int:
     parser.add_argument("--config", action="append", required=True, help="a run config (repeat to race several)")
     parser.add_argument("--budget", type=float, default=600.0, help="training seconds per config")
     parser.add_argument("--per-class", type=int, default=1000, help="generated images per class for scoring")
+    parser.add_argument("--backend", choices=("tensorflow", "torch", "jax"),
+                        help="Keras backend for every run (default: cgan's per-model choice)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch/OpenMP threads per run")
     parser.add_argument("--runs", default=str(REPO / "benchmarks" / "results" / "race_runs"))
     parser.add_argument("--name", default="race", help="results/<name>.csv and the README block name")
     parser.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="folder for <name>.csv")
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--rescore", action="store_true",
+                        help="skip training: score the runs already in --runs again (e.g. after a classifier retrain)")
     args = parser.parse_args(argv)
     for config in args.config:
         if not Path(config).is_file():
             parser.error(f"config not found: {config}")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), PYTHONPATH=str(REPO))
-    env.setdefault("KERAS_BACKEND", "torch")
+    if args.backend:
+        env["KERAS_BACKEND"] = args.backend
     machine, started = report.describe_machine(), time.perf_counter()
     rows = []
     out = Path(args.results) / f"{args.name}.csv"

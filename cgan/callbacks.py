@@ -71,7 +71,9 @@ class DiscriminatorReport(keras.callbacks.Callback):
             idx = rng.choice(len(x), size=min(self.samples, len(x)), replace=False)
             noise = rng.standard_normal((len(idx), self.latent_dim)).astype("float32")
             fake_labels = rng.integers(0, ds.num_classes, size=(len(idx), 1)).astype("int32")
-            fake = generate_images(gan.sampler, noise, fake_labels)
+            # The raw G, the one D trains against (its test loss uses it too); the EMA sampler's quality
+            # is what the quality columns (cgan.evaluation.callback) report.
+            fake = generate_images(gan.generator, noise, fake_labels)
             scores = discriminator_scores(gan.discriminator, x[idx], y[idx].reshape(-1, 1), fake, fake_labels,
                                           gan.real_threshold)
             logs.update({f"{split}_d_{k}": float(v) for k, v in scores.items()})
@@ -124,9 +126,10 @@ class TimeBudget(keras.callbacks.Callback):
 class IterationLog(keras.callbacks.Callback):
     """Per-step losses, kept in memory during an epoch and flushed at its end."""
 
-    def __init__(self, print_every: int = 0):
+    def __init__(self, print_every: int = 0, write=None):
         super().__init__()
         self.rows, self.print_every = [], print_every
+        self.write = write or (lambda line: print(line, flush=True))  # a progress bar passes its own
 
     def on_epoch_begin(self, epoch, logs=None):
         self.rows, self.epoch, self._start = [], epoch + 1, time.perf_counter()
@@ -141,8 +144,8 @@ class IterationLog(keras.callbacks.Callback):
         self.rows.append((self.epoch, batch + 1, d_loss, g_loss))
         if self.print_every and (batch + 1) % self.print_every == 0:
             rate = (batch + 1) / (time.perf_counter() - self._start)
-            print(f"  epoch {self.epoch} step {batch + 1}: d_loss {self.rows[-1][2]:.3f} "
-                  f"g_loss {self.rows[-1][3]:.3f} ({rate:.2f} steps/s)", flush=True)
+            self.write(f"  epoch {self.epoch} step {batch + 1}: d_loss {self.rows[-1][2]:.3f} "
+                       f"g_loss {self.rows[-1][3]:.3f} ({rate:.2f} steps/s)")
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["epoch", "step", "d_loss", "g_loss"])

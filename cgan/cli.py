@@ -1,11 +1,14 @@
 """`cgan` command line: train, generate, export, labels.
 
-Bad input ends with one line on stderr and exit code 2, never a traceback.
+Bad input ends with one line on stderr and exit code 2, never a traceback. A `cgan train` stopped by Ctrl-C
+(SIGINT) or SIGTERM keeps its last finished epoch, says in one line how to resume, and exits with 130 or 143.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -40,7 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--time-budget", type=float, metavar="SECONDS",
                        help="stop after the step that crosses this much wall-clock time (the epoch it cuts "
                             "short is recorded as done)")
-    train.add_argument("--print-every", type=int, default=50, help="print losses every N steps (0: off)")
+    train.add_argument("--print-every", type=int, default=0, help="also print losses every N steps (0: off)")
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                       help="a progress bar per epoch with images/s and ETAs (--no-progress: Keras's line per epoch)")
+    train.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=True,
+                       help="write TensorBoard logs to <run>/tensorboard/")
     train.add_argument("--quality-every", type=int,
                        help="score image quality every K epochs (overrides the config's quality_every; 0: off)")
 
@@ -108,7 +115,8 @@ def cmd_generate(args) -> None:
     out = _writable(args.out)
     if not args.run and not args.dataset:
         raise UsageError("give --dataset (for the shipped generator) or --run")
-    from cgan.generate import default_run, resolve_labels, save_images
+    from cgan.generate import check_output, default_run, resolve_labels, write_output
+    from cgan.onnx_generate import open_generator
     from cgan.runs import RunFolder
 
     run = Path(args.run) if args.run else default_run(args.dataset)
@@ -116,34 +124,16 @@ def cmd_generate(args) -> None:
     if args.dataset and args.dataset != summary["dataset"]:
         raise UsageError(f"the generator in {run} was trained on {summary['dataset']}, not {args.dataset}")
     labels = resolve_labels(args.label, summary["label_names"])  # before the slow framework import
-    generator = _onnx_generator(run) or _keras_generator(run)
-    images, label_array = generator.generate(labels, args.n, args.seed)
+    per_row = args.n if len(labels) > 1 else min(args.n, 10)
+    if "image_shape" in summary:  # refuse an impossible size before the slow framework import, too
+        check_output(out, len(labels) * args.n, summary["image_shape"], per_row, args.scale)
+    generator = open_generator(run)
     try:
-        save_images(images, label_array, out, per_row=args.n if len(labels) > 1 else min(args.n, 10),
-                    scale=args.scale)
+        write_output(generator, labels, args.n, args.seed, out, per_row, args.scale)
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
     names = ", ".join(generator.label_names[i] for i in labels[:10]) + (" …" if len(labels) > 10 else "")
-    print(f"wrote {out} ({len(images)} image(s) of {names} from {run})")
-
-
-def _onnx_generator(run):
-    """ONNX Runtime generator when `cgan export` wrote a current generator.onnx (no framework import)."""
-    import importlib.util
-
-    from cgan.onnx_generate import OnnxGenerator, current_onnx
-
-    if current_onnx(run) is None or importlib.util.find_spec("onnxruntime") is None:
-        return None
-    return OnnxGenerator.from_run(run)
-
-
-def _keras_generator(run):
-    from cgan.generate import Generator
-    from cgan.runtime import ensure_backend
-
-    ensure_backend(verbose=True)
-    return Generator.from_run(run)
+    print(f"wrote {out} ({len(labels) * args.n} image(s) of {names} from {run})")
 
 
 def cmd_export(args) -> None:
@@ -172,7 +162,7 @@ def cmd_train(args) -> None:
     if args.time_budget is not None and args.time_budget <= 0:
         raise UsageError("--time-budget must be a positive number of seconds")
     run = train(cfg, out=args.out, data_dir=args.data_dir, overwrite=args.overwrite, print_every=args.print_every,
-                time_budget=args.time_budget)
+                time_budget=args.time_budget, verbose=1 if args.progress else 2, tensorboard=args.tensorboard)
     print(f"run folder: {run.path}")
 
 
@@ -222,6 +212,7 @@ COMMANDS = {"train": cmd_train, "generate": cmd_generate, "labels": cmd_labels, 
 
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is not for users
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = _parser().parse_args(argv)
     from cgan.config import ConfigError
     from cgan.data import DataError
@@ -236,7 +227,20 @@ def main(argv=None) -> int:
     except TrainingDiverged as exc:
         print(f"cgan {args.command}: stopped: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
+    except KeyboardInterrupt as exc:  # Ctrl-C; in training also SIGTERM (cgan.stop.TrainingInterrupted)
+        return _interrupted(args.command, argv, exc)
     return 0
+
+
+def _interrupted(command: str, argv: list[str], exc: KeyboardInterrupt) -> int:
+    """One line on stderr; exit code 128 + the signal's number (130 SIGINT, 143 SIGTERM), as a shell reports."""
+    what = getattr(exc, "what", None)
+    if what is None:
+        print(f"cgan {command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    resume = shlex.join(["cgan", *(a for a in argv if a != "--overwrite")])  # --overwrite would start over
+    print(f"cgan {command}: stopped: {what}; resume with: {resume}", file=sys.stderr)
+    return 128 + exc.signum
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DATASETS = ("mnist", "cifar10", "cifar100")
-MODELS = ("m1", "m3", "m4", "m5", "fast", "sngan")
+MODELS = ("m1", "m3", "m4", "m5", "fast", "sngan", "fast32")
 # Models whose discriminator outputs an unbounded score rather than a probability (see cgan.gan.LOSSES).
-SCORE_MODELS = ("fast", "sngan")
+SCORE_MODELS = ("fast", "sngan", "fast32")
 AUGMENTATIONS = ("color", "translation", "cutout")
 
 
@@ -56,6 +57,10 @@ class ModelOptions(_Strict):
     dropout_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
     dropout_at: Literal["start", "end"] | None = None
     spectral_norm: bool | None = None
+    # How the label enters G (fast32): class-conditional BatchNorm or an embedding concatenated with the noise.
+    g_conditioning: Literal["cbn", "concat"] | None = None
+    # fast32: also give D the label as an extra input channel, besides the projection.
+    d_label_input: bool | None = None
 
 
 class RunConfig(_Strict):
@@ -136,25 +141,8 @@ def load_config(path: str | Path) -> RunConfig:
 
 
 def dump_config(cfg: RunConfig) -> str:
-    """TOML text of a config, so a run folder records exactly what it ran."""
-    lines = []
-    tables = {}
-    for key, value in cfg.model_dump(exclude_none=True).items():
-        if isinstance(value, dict):
-            tables[key] = value
-        else:
-            lines.append(f"{key} = {_toml_value(value)}")
-    for name, table in tables.items():
-        lines.append(f"\n[{name}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None)
-    return "\n".join(lines) + "\n"
+    """TOML text of a config, so a run folder records exactly what it ran.
 
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return repr(value)
+    tomli-w does the quoting: any description (several lines, quotes, backslashes) reads back equal.
+    """
+    return tomli_w.dumps(cfg.model_dump(exclude_none=True))

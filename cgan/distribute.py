@@ -20,9 +20,12 @@ two hosts:
 is listed, and `list_devices()` returns the devices of all hosts. Each process
 feeds its own batches (`batch_size` is per process, the global batch is the
 sum) and gradients are averaged across processes, so all hold the same
-weights; with `cgan train` every process reads the whole training set in its
-own shuffled order. CPU-only hosts use JAX's gloo collectives (its default
-since 0.5); tests/test_distribute.py runs two such processes on localhost.
+weights. Each process trains on its own shard of the training set
+(`process_shard`: every n-th image of n processes), so no two hosts feed the
+same images; with the same seed everywhere, shared data would give every host
+the same shuffle and the same batches. CPU-only hosts use JAX's gloo
+collectives (its default since 0.5); tests/test_distribute.py runs two such
+processes on localhost.
 """
 from __future__ import annotations
 
@@ -51,3 +54,26 @@ def use_data_parallel(devices=None):
     keras.distribution.set_distribution(distribution)
     print(f"cgan: data parallel over {len(devices)} device(s): {', '.join(map(str, devices))}", file=sys.stderr)
     return distribution
+
+
+def _this_process() -> tuple[int, int]:
+    """(this process's data shard, number of processes) under the active Keras distribution; (0, 1) without one."""
+    import keras
+
+    distribution = keras.distribution.distribution()
+    if distribution is None or distribution.num_processes <= 1:
+        return 0, 1
+    return distribution.data_shard_id, distribution.num_processes
+
+
+def process_shard(*arrays):
+    """This process's share of equally long arrays (images, labels, ...): every n-th row of n processes.
+
+    All shards have the same length (up to n - 1 rows are dropped), so every process runs the same
+    number of steps per epoch: the gradient all-reduce waits for all of them. One process: unchanged.
+    """
+    index, count = _this_process()
+    if count == 1:
+        return arrays
+    end = len(arrays[0]) // count * count
+    return tuple(a[index:end:count] for a in arrays)

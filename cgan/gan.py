@@ -108,6 +108,7 @@ class ConditionalGAN(keras.Model):
             self.ema_generator.trainable = False  # moved by _update_ema, not by an optimizer
         self.augment = tuple(augment)
         self.d_steps = d_steps  # each D step sees the same real batch and new fakes
+        self._pin_layer_seeds()
         # G and D are built functional models; marking the wrapper built stops
         # fit() from tracing call() on an image batch to "build" it.
         self.built = True
@@ -134,6 +135,33 @@ class ConditionalGAN(keras.Model):
     @property
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker]
+
+    @property
+    def seed_generators(self):
+        """Every SeedGenerator, the GAN's own (noise, fake labels, DiffAugment) first, then the layers'
+        (Dropout masks), in build order."""
+        found = []
+        for layer in self._flatten_layers():  # self first
+            found += [g for g in layer._seed_generators if all(g is not f for f in found)]
+        return found
+
+    @property
+    def random_states(self):
+        """The state of every seed generator. A checkpoint keeps them all, so a resumed run draws what an
+        uninterrupted one would have drawn."""
+        return [generator.state for generator in self.seed_generators]
+
+    def _pin_layer_seeds(self):
+        """Make every layer draw its randomness from its own SeedGenerator state.
+
+        Keras's torch backend draws an unseeded Dropout's mask from torch's global RNG, which no checkpoint
+        holds (and which a resumed process re-seeds); a seeded one draws from its SeedGenerator. Pinning the
+        seed each generator drew at build time (from keras.utils.set_random_seed) keeps the masks the same
+        function of the seed, and puts them in `random_states` on every backend.
+        """
+        for generator in self.seed_generators:
+            if generator._initial_seed is None:
+                generator._initial_seed = int(ops.convert_to_numpy(generator.state)[0])
 
     @property
     def sampler(self):

@@ -3,19 +3,32 @@
     from cgan.generate import Generator
     g = Generator.from_run("resultados/mnist/m1_v2")      # or Generator.default("mnist")
     images, labels = g.generate(labels=[7], n=4, seed=0)  # uint8 N×H×W×C, int labels
+
+Large requests go through `write_output`: the model runs a batch at a time (`Generator.batch_size`) and an
+.npz is streamed to disk batch by batch, so memory stays flat whatever the count.
 """
 from __future__ import annotations
 
 import difflib
+import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from cgan.runs import RunError, RunFolder, results_root
+from cgan.runs import RunError, RunFolder, atomic_write, results_root
 
 # The generator each dataset uses when no --run is given (committed run folders).
 SHIPPED_RUNS = {"mnist": "mnist/fast_v1"}
+# Images per model call: at most GENERATE_BATCH (one call on 200,000 images took 23.6 GB), and fewer when the
+# generator's layer outputs for a batch would pass ACTIVATION_BUDGET: summed over its layers, SNGAN's G outputs
+# 16.5 MB per 32×32 image (8 GB for 500), MNIST fast's 0.24 MB.
+GENERATE_BATCH = 500
+ACTIVATION_BUDGET = 512 * 2**20
+# Largest PNG grid written, in pixels after --scale: 8192 × 8192, the texture limit of many image viewers.
+# The grid is built in memory (up to ~200 MB for RGB); larger requests belong in an .npz.
+MAX_GRID_PIXELS = 8192 * 8192
 
 
 class LabelError(ValueError):
@@ -98,13 +111,56 @@ class Generator:
         noise = np.random.default_rng(seed).standard_normal((len(labels), self.latent_dim)).astype("float32")
         return noise, labels
 
-    def generate(self, labels, n: int = 1, seed: int | None = None):
-        """uint8 images (len(labels)·n × H × W × C) and their int labels."""
-        from cgan.callbacks import generate_images
+    def batch_size(self) -> int:
+        """Images per model call (see ACTIVATION_BUDGET)."""
+        return batch_for(activation_bytes_per_image(self.model))
+
+    def batches(self, labels, n: int = 1, seed: int | None = None, batch_size: int | None = None):
+        """Yield (uint8 images, int labels) batch by batch: the same images as `generate`, in flat memory.
+
+        The noise is drawn batch by batch from one generator seeded once, which gives the same numbers as
+        one draw of the whole request (`latents`).
+        """
         from cgan.data import to_uint8
 
-        noise, label_array = self.latents(labels, n, seed)
-        return to_uint8(generate_images(self.model, noise, label_array)), label_array.reshape(-1)
+        batch_size = batch_size or self.batch_size()
+        labels = np.asarray(labels, dtype="int32")
+        rng = np.random.default_rng(seed)
+        for start in range(0, len(labels) * n, batch_size):
+            label_batch = labels[np.arange(start, min(start + batch_size, len(labels) * n)) // n].reshape(-1, 1)
+            noise = rng.standard_normal((len(label_batch), self.latent_dim)).astype("float32")
+            yield to_uint8(self._run(noise, label_batch)), label_batch.reshape(-1)
+
+    def generate(self, labels, n: int = 1, seed: int | None = None):
+        """uint8 images (len(labels)·n × H × W × C) and their int labels."""
+        parts = list(self.batches(labels, n, seed))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """The model's output in [-1, 1] for one batch.
+
+        predict_on_batch, not model(...): on PyTorch a plain call records the autograd graph, and the peak RSS
+        crept up (29 MB over 50 batches of 500 tiny-model images, against 3 MB); predict runs under no_grad.
+        """
+        return np.asarray(self.model.predict_on_batch([noise, labels]))
+
+
+def activation_bytes_per_image(model) -> int:
+    """float32 bytes of every layer's output for one image: what a forward pass may hold at once."""
+    total = 0
+    for layer in model.layers:
+        try:
+            outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
+        except (AttributeError, ValueError):  # a layer called more than once has no single output
+            continue
+        total += sum(int(np.prod([d or 1 for d in o.shape[1:]])) for o in outputs)
+    return 4 * total
+
+
+def batch_for(bytes_per_image: int | None) -> int:
+    if not bytes_per_image:
+        return GENERATE_BATCH
+    return max(1, min(GENERATE_BATCH, ACTIVATION_BUDGET // bytes_per_image))
 
 
 def _embedding_classes(model) -> int | None:
@@ -133,18 +189,73 @@ def load_generator(path):
                        f"{type(exc).__name__}: {first[:160]}") from None
 
 
-def save_images(images: np.ndarray, labels: np.ndarray, out, per_row: int, scale: int = 4) -> Path:
-    """Write a PNG (one image, or a grid with one row per label) or an NPZ with x and y."""
+def write_output(generator: Generator, labels, n: int, seed: int | None, out, per_row: int,
+                 scale: int = 4) -> Path:
+    """Generate n images per label into a PNG (one image, or a grid with `per_row` images to a row) or an NPZ
+    with x (uint8 N×H×W×C) and y (int64 labels). An NPZ is streamed batch by batch; both are written atomically."""
+    out = Path(out)
+    check_output(out, len(labels) * n, generator.image_shape, per_row, scale)
+    batches = generator.batches(labels, n, seed)
+    if out.suffix.lower() == ".npz":
+        atomic_write(out, lambda tmp: _stream_npz(tmp, batches, labels, n, generator.image_shape))
+        return out
     from cgan import plots
 
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix == ".npz":
-        np.savez_compressed(out, x=images, y=labels.astype("int64"))
-    elif suffix == ".png":
-        rows = -(-len(images) // per_row)
-        grid = plots.tile(images, rows, per_row, pad=0 if len(images) == 1 else 2, scale=scale)
-        plots.save_png(grid, out)
-    else:
-        raise ValueError(f"output must end in .png or .npz, not '{out.suffix or out.name}'")
+    images = np.concatenate([b[0] for b in batches])  # at most MAX_GRID_PIXELS / scale² pixels
+    grid = plots.tile(images, -(-len(images) // per_row), min(len(images), per_row),
+                      pad=0 if len(images) == 1 else 2, scale=scale)
+    atomic_write(out, lambda tmp: plots.save_png(grid, tmp))
     return out
+
+
+def check_output(out: Path, count: int, image_shape, per_row: int, scale: int) -> None:
+    """Refuse (RunError, one line) an output that would not fit on its disk, or a PNG grid over MAX_GRID_PIXELS."""
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".png", ".npz"):
+        raise RunError(f"output must end in .png or .npz, not '{Path(out).suffix or Path(out).name}'")
+    if scale < 1:
+        raise RunError("--scale must be at least 1")
+    h, w, c = image_shape
+    needed = count * h * w * c + count * 8  # uncompressed x and y: what deflate cannot exceed by more than 0.1 %
+    if suffix == ".png":
+        height, width = _grid_size(count, per_row, h, w, scale)
+        if height * width > MAX_GRID_PIXELS:
+            raise RunError(f"a PNG grid of {count:,} images would be {width:,} × {height:,} pixels, over the "
+                           f"{MAX_GRID_PIXELS:,}-pixel limit; ask for fewer images, a smaller --scale, or an .npz")
+        needed = height * width * c
+    free = shutil.disk_usage(Path(out).parent if str(Path(out).parent) else ".").free
+    if needed * 1.001 + 2**16 > free:
+        raise RunError(f"{count:,} images need up to {_size(needed)} for {out}, but its disk has {_size(free)} "
+                       f"free; ask for fewer")
+
+
+def _grid_size(count: int, per_row: int, h: int, w: int, scale: int) -> tuple[int, int]:
+    """(height, width) of `plots.tile`'s mosaic for `count` images, `per_row` to a row."""
+    cols, rows = min(count, per_row), -(-count // per_row)
+    pad = 0 if count == 1 else 2
+    return (rows * (h + pad) + pad) * scale, (cols * (w + pad) + pad) * scale
+
+
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:,.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:,.1f} MiB"
+
+
+def _stream_npz(path, batches, labels, n: int, image_shape) -> None:
+    """What `np.savez_compressed(path, x=images, y=labels)` writes, one batch of images at a time."""
+    count = len(labels) * n
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("x.npy", "w", force_zip64=True) as member:
+            _npy_header(member, "uint8", (count, *image_shape))
+            for images, _ in batches:
+                member.write(np.ascontiguousarray(images, dtype="uint8").tobytes())
+        with archive.open("y.npy", "w", force_zip64=True) as member:
+            _npy_header(member, "int64", (count,))
+            for start in range(0, count, 2**20):
+                index = np.arange(start, min(start + 2**20, count)) // n
+                member.write(np.asarray(labels, dtype="int64")[index].tobytes())
+
+
+def _npy_header(stream, dtype: str, shape: tuple) -> None:
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": tuple(int(s) for s in shape)}
+    np.lib.format.write_array_header_1_0(stream, header)

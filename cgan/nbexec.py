@@ -31,19 +31,23 @@ def inject_parameters(nb, params: dict):
     return nb
 
 
-def execute(path, params: dict | None = None, executed_copy=None, timeout: int = 900):
-    """Run every cell of the notebook at `path` in its own folder; write the executed copy if asked.
+def execute(path, params: dict | None = None, executed_copy=None, timeout: int = 900, cells=None):
+    """Run the notebook at `path` in its own folder, in a fresh kernel; write the executed copy if asked.
 
-    A failing cell raises nbclient's CellExecutionError (with the traceback); the executed copy is written
-    first so the failure can be inspected. The kernel inherits this process's environment
-    (CGAN_DATA_DIR, CGAN_RESULTS_DIR, KERAS_BACKEND).
+    `cells`: indices of the only cells to run (e.g. [-1]: the last cell alone, as a user may); default all.
+    `params` then need the parameters cell among them. A failing cell raises nbclient's CellExecutionError
+    (with the traceback); the executed copy is written first so the failure can be inspected. The kernel
+    inherits this process's environment (CGAN_DATA_DIR, CGAN_RESULTS_DIR, KERAS_BACKEND).
     """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     path = Path(path)
-    nb = inject_parameters(nbformat.read(path, as_version=4), params or {})
+    nb = nbformat.read(path, as_version=4)
+    if cells is not None:
+        nb.cells = [nb.cells[i] for i in cells]
+    nb = inject_parameters(nb, params or {})
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     try:

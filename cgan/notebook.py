@@ -6,6 +6,7 @@ subset into a temporary folder, never into resultados/.
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,8 @@ TEST_MODE = {"epochs": 1, "subset": 64, "batch_size": 64, "eval_samples": 10}
 # m5 notebooks show the architecture in test mode.
 TEST_MODE_MAX_PARAMS = 20_000_000
 TRAIN_CHOICES = ("auto", "always", "never")
+# Root of the notebooks' run folders when set (the Colab cell sets it to Google Drive); else resultados/.
+RUNS_ENV = "CGAN_RUNS_DIR"
 
 
 def config_path(dataset: str, model: str, version: str) -> Path:
@@ -35,13 +38,18 @@ def notebook_config(dataset: str, model: str, version: str, epochs=None, subset=
     return cfg.with_overrides(**TEST_MODE) if test_mode else cfg
 
 
+def run_folder(dataset: str, model: str, version: str) -> Path:
+    """A notebook's run folder: <$CGAN_RUNS_DIR or resultados>/<dataset>/<model>_<version>."""
+    return Path(os.environ.get(RUNS_ENV) or results_root()) / dataset / f"{model}_{version}"
+
+
 def output_folder(cfg: RunConfig, output_dir=None, test_mode: bool = False) -> Path:
-    """Where the run lives: OUTPUT_DIR, else a temporary folder in test mode, else resultados/<dataset>/<run>."""
+    """Where the run lives: OUTPUT_DIR, else a temporary folder in test mode, else `run_folder`."""
     if output_dir:
         return Path(output_dir)
     if test_mode:
         return Path(tempfile.mkdtemp(prefix=f"cgan_{cfg.dataset}_{cfg.run_name}_"))
-    return results_root() / cfg.dataset / cfg.run_name
+    return run_folder(cfg.dataset, cfg.model, cfg.version)
 
 
 def architecture(cfg: RunConfig):

@@ -1,28 +1,59 @@
 """Generation through ONNX Runtime: no Keras, TensorFlow, PyTorch or JAX import.
 
-`cgan generate` uses this when the run folder holds a `generator.onnx` written
-by `cgan export` that is at least as new as `generator.keras`; a cold start
-then costs the ONNX Runtime import (~0.1 s) instead of a framework's (5-9 s).
+`cgan generate` uses this when the run folder holds a `generator.onnx` written by `cgan export` from the
+run's current `generator.keras`; a cold start then costs the ONNX Runtime import (~0.1 s) instead of a
+framework's (5-9 s). The export records the SHA-256 of the `generator.keras` it came from in the ONNX file's
+metadata; file times cannot tell (git does not keep them), so a generator.keras swapped in later is caught
+by its content, and generation falls back to Keras with a one-line note.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from cgan.generate import Generator
+import numpy as np
+
+from cgan.generate import Generator, batch_for
 from cgan.runs import RunError, RunFolder
+
+# Keys of the ONNX metadata_props entries `cgan export` writes: the hex SHA-256 of the generator.keras it was
+# exported from, and the Keras model's activation bytes per image (which sets the batch size, cgan.generate).
+KERAS_SHA256_KEY = "cgan.generator_keras_sha256"
+ACTIVATION_BYTES_KEY = "cgan.activation_bytes_per_image"
+
+
+class StaleOnnx(RunError):
+    """generator.onnx was not exported from the run's current generator.keras."""
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def current_onnx(run_dir) -> Path | None:
-    """The run's generator.onnx if it exists and is not older than generator.keras."""
-    run = RunFolder(run_dir)
-    onnx_file = run.path / "generator.onnx"
-    if not onnx_file.is_file():
-        return None
-    keras_file = run.generator_keras
-    if keras_file.is_file() and keras_file.stat().st_mtime > onnx_file.stat().st_mtime:
-        return None  # training went on after the export: the ONNX file is stale
-    return onnx_file
+    """The run's generator.onnx if it exists (whether it matches generator.keras is checked on loading)."""
+    onnx_file = RunFolder(run_dir).path / "generator.onnx"
+    return onnx_file if onnx_file.is_file() else None
+
+
+def open_generator(run_dir) -> Generator:
+    """The run's generator through ONNX Runtime when its generator.onnx matches, else through Keras."""
+    if current_onnx(run_dir) is not None and importlib.util.find_spec("onnxruntime") is not None:
+        try:
+            return OnnxGenerator.from_run(run_dir)
+        except StaleOnnx as exc:
+            print(f"cgan: {exc}", file=sys.stderr)
+    from cgan.runtime import ensure_backend
+
+    ensure_backend(verbose=True)
+    return Generator.from_run(run_dir)
 
 
 @dataclass
@@ -36,11 +67,12 @@ class OnnxGenerator(Generator):
         run = RunFolder(run_dir)
         path = current_onnx(run.path)
         if path is None:
-            raise RunError(f"{run.path} has no up-to-date generator.onnx (run `cgan export --run {run.path}`)")
+            raise RunError(f"{run.path} has no generator.onnx (run `cgan export --run {run.path}`)")
         meta = run.read_summary()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        _check_exported_from(session, path, run)
         generator = cls(session, tuple(meta["label_names"]), int(meta["latent_dim"]), meta["dataset"], run.path)
         generator.check_matches(meta)
         return generator
@@ -58,9 +90,21 @@ class OnnxGenerator(Generator):
     def image_shape(self):
         return tuple(self.model.get_outputs()[0].shape[1:])
 
-    def generate(self, labels, n: int = 1, seed: int | None = None):
-        from cgan.data import to_uint8
+    def batch_size(self) -> int:
+        recorded = self.model.get_modelmeta().custom_metadata_map.get(ACTIVATION_BYTES_KEY, "")
+        return batch_for(int(recorded) if recorded.isdigit() else None)
 
-        noise, label_array = self.latents(labels, n, seed)
-        images = self.model.run(None, {"noise": noise, "label": label_array})[0]
-        return to_uint8(images), label_array.reshape(-1)
+    def _run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return self.model.run(None, {"noise": noise, "label": labels})[0]
+
+
+def _check_exported_from(session, path: Path, run: RunFolder) -> None:
+    """StaleOnnx unless the ONNX file records the SHA-256 of the run's generator.keras (if there is one)."""
+    if not run.generator_keras.is_file():
+        return  # an ONNX-only folder: nothing it could be stale against
+    recorded = session.get_modelmeta().custom_metadata_map.get(KERAS_SHA256_KEY)
+    if recorded == file_sha256(run.generator_keras):
+        return
+    why = "records no hash of generator.keras" if recorded is None else "was exported from another generator.keras"
+    raise StaleOnnx(f"{path} {why}; generating with generator.keras instead "
+                    f"(`cgan export --run {run.path}` refreshes it)")

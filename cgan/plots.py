@@ -91,10 +91,18 @@ def plot_history(history, iterations, folder: Path) -> None:
                "score", folder / "d_metrics_per_epoch.png")
     if "quality_fd" in frame:  # written by cgan.evaluation.callback.QualityMonitor (config quality_every)
         plot_quality(frame, folder / "quality_per_epoch.png")
+        plot_quality(frame.set_index(training_minutes(frame)), folder / "quality_per_minute.png", "training minutes")
 
 
-def plot_quality(frame, path) -> None:
-    """FD against its real-data floor, and the [0, 1] scores, on the epochs that were scored."""
+def training_minutes(frame):
+    """Wall-clock minutes of training at the end of each epoch: its steps, D report and quality scoring."""
+    spent = sum(frame[col].fillna(0.0) for col in ("train_seconds", "eval_seconds", "quality_seconds")
+                if col in frame)
+    return (spent.cumsum() / 60.0).rename("minutes")
+
+
+def plot_quality(frame, path, xlabel: str = "epoch") -> None:
+    """FD against its real-data floor, and the [0, 1] scores, on the epochs (or minutes) that were scored."""
     scored = frame.dropna(subset=["quality_fd"])
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -102,12 +110,12 @@ def plot_quality(frame, path) -> None:
     left.plot(scored.index, scored["quality_fd"], marker=marker, label="FD (generated vs test)")
     if "quality_fd_floor" in scored:
         left.plot(scored.index, scored["quality_fd_floor"], "--", label="floor (real train vs test)")
-    left.set(title="Fréchet distance in the domain classifier's features", xlabel="epoch", ylabel="FD (lower is better)",
+    left.set(title="Fréchet distance in the domain classifier's features", xlabel=xlabel, ylabel="FD (lower is better)",
              yscale="log")  # early FDs are ~100× the floor
     for col in ("quality_label_accuracy", "quality_precision", "quality_recall", "quality_coverage"):
         if col in scored:
             right.plot(scored.index, scored[col], marker=marker, label=col.removeprefix("quality_"))
-    right.set(title="Label accuracy, precision, recall, coverage", xlabel="epoch", ylabel="score (higher is better)",
+    right.set(title="Label accuracy, precision, recall, coverage", xlabel=xlabel, ylabel="score (higher is better)",
               ylim=(0, 1.02))
     for ax in (left, right):
         ax.grid(alpha=0.3)

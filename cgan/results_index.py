@@ -131,6 +131,14 @@ def _run_section(record: dict, root: Path) -> list[str]:
     return lines + [""]
 
 
+def _real_column(samples: dict) -> tuple[str, str]:
+    """(title, explanation) of metrics.json's real column: held-out test images, or training images in
+    files written before cgan evaluate switched (its ceiling was inflated: the classifier had seen them)."""
+    if str(samples.get("real_floor_source", "")).startswith("real held-out"):
+        return "real held-out", "real held-out is real test images neither the classifier nor the reference saw"
+    return "real train", "real train is real training images, which the classifier saw: an inflated ceiling"
+
+
 def _metrics_lines(metrics: dict | None) -> list[str]:
     if metrics is None:
         return ["- **Quality metrics:** not evaluated yet (`cgan evaluate`)"]
@@ -139,10 +147,10 @@ def _metrics_lines(metrics: dict | None) -> list[str]:
         return [f"- **Quality metrics:** metrics.json present but not readable here ({problem})"]
     samples = metrics.get("samples", {})
     generator = metrics.get("generator", {})
+    title, meaning = _real_column(samples)
     lines = [(f"- **Quality metrics** (metrics.json, {samples.get('generated', '?')} generated images, generator "
-              f"after epoch {generator.get('epochs_done', '?')}; the real floor is real training images scored the "
-              "same way):"),
-             "", "  | metric | generated | real floor |", "  | --- | --- | --- |"]
+              f"after epoch {generator.get('epochs_done', '?')}; {meaning}, scored the same way):"),
+             "", f"  | metric | generated | {title} |", "  | --- | --- | --- |"]
     for title, keys in QUALITY:
         generated, floor = _dig(metrics, ("generated", *keys)), _dig(metrics, ("real_floor", *keys))
         if generated is not None:

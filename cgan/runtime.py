@@ -1,10 +1,12 @@
 """Choosing the Keras backend and describing the machine a run used.
 
 Keras reads KERAS_BACKEND once, at import, so this must run before anything
-imports keras. Without a user choice we take the fastest installed backend for
-the hardware, in the order that benchmarks/README.md measured (CPU) or argues
-(NVIDIA GPU). The GPU check looks for the driver's device files, so choosing
-costs no framework import.
+imports keras. Without a user choice we take the first installed backend of the
+order for the hardware: on CPU the one benchmarks/README.md measured fastest
+(per model where the model is known), on an NVIDIA GPU TensorFlow. The CLI and
+the notebooks both call `ensure_backend(model=...)` and `configure_keras()`, so
+they choose alike. The GPU check looks for the driver's device files, so
+choosing costs no framework import.
 """
 from __future__ import annotations
 
@@ -14,11 +16,18 @@ import os
 import platform
 import sys
 
-# Fastest first. CPU: measured on the 2-core reference machine (benchmarks/README.md).
-# NVIDIA GPU: JAX jit-compiles the whole G+D step into one XLA program, which
-# removes the per-op launch overhead that dominates these small models in
-# eager PyTorch; TensorFlow's wheel here is CPU-only.
-PREFERENCE = {"cpu": ("torch", "tensorflow", "jax"), "cuda": ("jax", "torch", "tensorflow")}
+from cgan.runs import RunError
+
+# CPU: fastest first, measured on the 2-core reference machine (benchmarks/README.md).
+# NVIDIA GPU: nothing is measured there yet, so TensorFlow, what the original project and Colab use, then
+# PyTorch. JAX stays opt-in (KERAS_BACKEND=jax) until a GPU run measures it (benchmarks/gpu_check.sh): it is
+# the default only where no other backend is installed.
+PREFERENCE = {"cpu": ("torch", "tensorflow", "jax"), "cuda": ("tensorflow", "torch", "jax")}
+INSTALL_HINT = "pip install -e \".[tf]\" (or [torch], [jax]; on a CPU-only machine: make install)"
+
+
+class BackendError(RunError):
+    """Keras or every Keras backend is missing (a generation-only install); the message is one line."""
 
 
 def hardware() -> str:
@@ -31,27 +40,35 @@ def hardware() -> str:
 # CPU, per model, where the same benchmark run found another backend faster than the general order
 # (benchmarks/README.md, Results: cpu): TensorFlow's graph mode wins for the small steps of `fast`
 # (1.7×) and the large convolutions of m3–m5 (1.03–1.22×); m1 is a tie (PyTorch 1.04×).
-CPU_FASTEST_BY_MODEL = {"m3": "tensorflow", "m4": "tensorflow", "m5": "tensorflow", "fast": "tensorflow"}
+CPU_FASTEST_BY_MODEL = {"m3": "tensorflow", "m4": "tensorflow", "m5": "tensorflow", "fast": "tensorflow",
+                        "fast32": "tensorflow"}
 
 
 def ensure_backend(verbose: bool = False, model: str | None = None) -> str:
-    """The Keras backend to use: the user's KERAS_BACKEND, else the fastest installed one measured here.
+    """The Keras backend to use: the user's KERAS_BACKEND, else the first installed one of PREFERENCE.
 
-    `model` (when the caller knows what it will train) refines the choice on CPU.
+    `model` (when the caller knows what it will train) refines the choice on CPU. Raises BackendError
+    (one line) where Keras or every backend is missing, as in a generation-only install.
     """
-    chosen = os.environ.get("KERAS_BACKEND")
-    if not chosen:
-        kind = hardware()
-        order = PREFERENCE[kind]
-        preferred = CPU_FASTEST_BY_MODEL.get(model) if kind == "cpu" else None
-        if preferred:
-            order = (preferred, *(b for b in order if b != preferred))
-        chosen = next((b for b in order if importlib.util.find_spec(b)), "tensorflow")
-        os.environ["KERAS_BACKEND"] = chosen
-        if verbose:
-            subject = f"for {model} " if preferred == chosen else ""
-            print(f"cgan: using the {chosen} backend, the fastest installed one {subject}on {kind} "
-                  f"(set KERAS_BACKEND to change it)", file=sys.stderr)
+    missing = (f"this needs Keras and one of TensorFlow, PyTorch or JAX, which are not installed: "
+               f"{INSTALL_HINT}")
+    if importlib.util.find_spec("keras") is None:
+        raise BackendError(missing)
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    kind = hardware()
+    order = PREFERENCE[kind]
+    preferred = CPU_FASTEST_BY_MODEL.get(model) if kind == "cpu" else None
+    if preferred:
+        order = (preferred, *(b for b in order if b != preferred))
+    chosen = next((b for b in order if importlib.util.find_spec(b)), None)
+    if chosen is None:
+        raise BackendError(missing)
+    os.environ["KERAS_BACKEND"] = chosen
+    if verbose:
+        why = (f"the fastest installed one {f'for {model} ' if preferred == chosen else ''}on cpu" if kind == "cpu"
+               else "the first installed of TensorFlow, PyTorch, JAX on an NVIDIA GPU")
+        print(f"cgan: using the {chosen} backend, {why} (set KERAS_BACKEND to change it)", file=sys.stderr)
     return chosen
 
 
@@ -96,7 +113,7 @@ def environment_facts() -> dict:
         module = sys.modules.get(name)
         if module is not None:
             facts[name] = getattr(module, "__version__", "?")
-    facts["accelerator"] = _accelerator()
+    facts["accelerator"] = _accelerator(facts["backend"])
     return facts
 
 
@@ -111,8 +128,36 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _accelerator() -> str:
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return "none (CPU only)"
+def _accelerator(backend: str) -> str:
+    """The accelerators the active backend computes on, e.g. '2 × NVIDIA H200', asked of that backend."""
+    try:
+        names = _ACCELERATORS[backend]()
+    except Exception as exc:  # noqa: BLE001 — a run's record must not fail over a device query
+        return f"unknown ({backend}: {type(exc).__name__})"
+    if not names:
+        return "none (CPU only)"
+    return " + ".join(f"{names.count(n)} × {n}" if names.count(n) > 1 else n for n in dict.fromkeys(names))
+
+
+def _torch_accelerators() -> list[str]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+
+
+def _tensorflow_accelerators() -> list[str]:
+    import tensorflow as tf
+
+    return [tf.config.experimental.get_device_details(d).get("device_name", d.name)
+            for d in tf.config.list_physical_devices("GPU")]
+
+
+def _jax_accelerators() -> list[str]:
+    import jax
+
+    return [d.device_kind for d in jax.devices() if d.platform != "cpu"]
+
+
+_ACCELERATORS = {"torch": _torch_accelerators, "tensorflow": _tensorflow_accelerators, "jax": _jax_accelerators}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import signal
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,14 +11,18 @@ import keras
 import numpy as np
 import pandas as pd
 
+from cgan.batches import EpochBatches
 from cgan.callbacks import (DiscriminatorReport, EpochClock, EvolutionGrid, IterationLog, RunRecorder,
                             TimeBudget)
 from cgan.config import ConfigError, RunConfig, dump_config, load_config
 from cgan.data import load_dataset
+from cgan.distribute import process_shard
 from cgan.gan import ConditionalGAN
 from cgan.models import build_models, discriminator_output
 from cgan.runs import RunError, RunFolder, TrainingDiverged, results_root, write_json, write_text
 from cgan.runtime import environment_facts
+from cgan.stop import StopButton, TrainingInterrupted
+from cgan.watch import ProgressBar
 
 
 def make_optimizer(spec):
@@ -37,17 +41,20 @@ def build_gan(cfg: RunConfig, image_shape, num_classes: int) -> ConditionalGAN:
 
 
 def _prepare_folder(run: RunFolder, cfg: RunConfig, overwrite: bool) -> int:
-    """Epoch to start from. Resumes a checkpoint of the same config; never clobbers a run silently."""
+    """Epoch to start from. Resumes a checkpoint of the same config; never clobbers a run silently.
+
+    With `overwrite` it only checks that the folder is a run folder (`RunFolder.run_files`); `train` clears it
+    once the data and models have loaded, so a failure before then deletes nothing.
+    """
     existing = next(p for p in (run.path, *run.path.parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         raise RunError(f"cannot write to run folder {run.path} ({existing} is not writable)")
     if overwrite:
-        if run.path.exists():
-            shutil.rmtree(run.path)
+        run.run_files()
         return 0
     done = run.checkpoint_epoch()
     if done == 0:
-        if run.summary.is_file() or run.history.is_file():
+        if (run.summary.is_file() or run.history.is_file()) and not _interrupted_in_first_epoch(run):
             raise RunError(f"{run.path} holds a run without a checkpoint to resume; pass --overwrite or another --out")
         return 0
     if run.config.is_file() and not _only_epochs_differ(run, cfg):
@@ -56,6 +63,15 @@ def _prepare_folder(run: RunFolder, cfg: RunConfig, overwrite: bool) -> int:
         raise RunError(f"{run.path} already holds a finished run ({done} epochs); pass --overwrite, "
                        f"another --out, or more --epochs to extend it")
     return done
+
+
+def _interrupted_in_first_epoch(run: RunFolder) -> bool:
+    """A run stopped (cgan.stop) before any epoch finished: starting it again loses nothing."""
+    try:
+        summary = run.read_summary()
+    except RunError:
+        return False
+    return summary.get("status") == "interrupted" and summary.get("epochs_done") == 0
 
 
 def _only_epochs_differ(run: RunFolder, cfg: RunConfig) -> bool:
@@ -74,12 +90,21 @@ def _past_rows(path: Path, done: int) -> pd.DataFrame | None:
 
 
 def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrite: bool = False,
-          verbose: int = 2, print_every: int = 0, time_budget: float | None = None) -> RunFolder:
+          verbose: int = 1, print_every: int = 0, time_budget: float | None = None,
+          tensorboard: bool = True) -> RunFolder:
+    """Train `cfg` into its run folder and return it.
+
+    verbose: 1 a progress bar per epoch (images/s, ETAs), 2 Keras's line per epoch, 0 quiet. tensorboard:
+    write <run>/tensorboard/. SIGINT or SIGTERM ends it with `TrainingInterrupted` (see cgan.stop); running
+    the same training again resumes it.
+    """
     run = RunFolder(out or results_root() / cfg.dataset / cfg.run_name)
     done = _prepare_folder(run, cfg, overwrite)
     data = load_dataset(cfg.dataset, data_dir, subset=cfg.subset, label_mode=cfg.label_mode, seed=cfg.seed)
     keras.utils.set_random_seed(cfg.seed)  # after the data: it imports TensorFlow when installed (slow, chatty)
     gan = build_gan(cfg, data.image_shape, data.num_classes)
+    if overwrite:
+        run.clear()
     if done:
         run.load_checkpoint(gan)
         for frame in run.evolution.glob("epoch_*.png"):  # grids of the epoch that was cut short
@@ -96,37 +121,74 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
     def summary(history: pd.DataFrame, status: str) -> dict:
         record = _summary(cfg, data, gan, history, status, wall_before + time.perf_counter() - started,
                           previous.get("started_utc"))
-        record["images_seen"] = _images_seen(recorder.iterations, len(data.x_train), cfg.batch_size)
+        iterations = recorder.iterations
+        if len(iterations):
+            iterations = iterations[iterations["epoch"] <= (history["epoch"].max() if len(history) else 0)]
+        record["images_seen"] = _images_seen(iterations, len(data.x_train), cfg.batch_size)
         return record
+
+    def end_early(status: str, reason: str) -> str:
+        """Record a run that stopped before its last epoch; returns the one-line account of what was kept."""
+        kept = run.checkpoint_epoch()
+        history = recorder.history
+        if len(history):  # a row whose epoch never reached its checkpoint is not done
+            history = history[history["epoch"] <= kept]
+        record = summary(history, status=status)
+        record["stop_reason"] = (f"{reason}; the checkpoint of epoch {kept} is kept" if kept
+                                 else f"{reason}; no epoch had finished, so there is no checkpoint")
+        write_json(run.summary, record)
+        return record["stop_reason"]
 
     log = IterationLog(print_every)
     recorder = RunRecorder(run, log, summary, _past_rows(run.history, done), _past_rows(run.iterations, done))
     val_idx = np.random.default_rng(cfg.seed).choice(len(data.x_test), min(cfg.eval_samples, len(data.x_test)),
                                                      replace=False)
-    callbacks = [EpochClock(), DiscriminatorReport(data, cfg.eval_samples, cfg.latent_dim, cfg.seed),
-                 EvolutionGrid(run, data.label_names, cfg.latent_dim, cfg.seed), log, recorder]
+    # With several processes (cgan.distribute) each trains on its own shard, so hosts feed different batches.
+    batches = EpochBatches(*process_shard(data.x_train, data.y_train), cfg.batch_size, cfg.seed, first_epoch=done)
+    stop = StopButton()
     budget = TimeBudget(time_budget) if time_budget else None
-    if budget:
-        callbacks.insert(0, budget)
+    bar = ProgressBar(len(batches.x), cfg.batch_size, cfg.epochs, time_budget) if verbose == 1 else None
+    if bar:
+        log.write = bar.write
+    quality = None
     if cfg.quality_every:  # before the recorder, so the scores land in history.csv
         from cgan.evaluation.callback import QualityMonitor
 
-        callbacks.insert(-2, QualityMonitor(data, cfg.quality_every, cfg.quality_per_class, cfg.latent_dim,
-                                            cfg.seed, data_dir, cfg.label_mode))
+        quality = QualityMonitor(data, cfg.quality_every, cfg.quality_per_class, cfg.latent_dim, cfg.seed,
+                                 data_dir, cfg.label_mode)
+    board = _tensorboard(run, batches.steps_per_epoch, done, len(batches.x)) if tensorboard else None
+    callbacks = [budget, stop, EpochClock(), DiscriminatorReport(data, cfg.eval_samples, cfg.latent_dim, cfg.seed),
+                 EvolutionGrid(run, data.label_names, cfg.latent_dim, cfg.seed), quality, log, bar, recorder, board]
     try:
-        gan.fit(data.x_train, data.y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, initial_epoch=done,
-                validation_data=(data.x_test[val_idx], data.y_test[val_idx]), shuffle=True,
-                callbacks=callbacks, verbose=verbose)
+        with stop.installed():
+            gan.fit(batches, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=batches.steps_per_epoch,
+                    validation_data=(data.x_test[val_idx], data.y_test[val_idx]), shuffle=False,  # batches shuffle
+                    callbacks=[c for c in callbacks if c is not None], verbose=2 if verbose == 2 else 0)
     except TrainingDiverged as exc:
-        record = summary(recorder.history, status="diverged")
-        record["stop_reason"] = f"{exc}; the checkpoint of epoch {run.checkpoint_epoch()} is kept"
-        write_json(run.summary, record)
-        raise TrainingDiverged(record["stop_reason"]) from None
+        raise TrainingDiverged(end_early("diverged", str(exc))) from None
+    except KeyboardInterrupt as exc:  # the stop button's TrainingInterrupted, or a plain one outside the main thread
+        signum = getattr(exc, "signum", signal.SIGINT)
+        kept = end_early("interrupted", getattr(exc, "what", None) or stop.describe())
+        raise TrainingInterrupted(f"{kept}, in {run.path}", signum) from None
+    finally:
+        for watcher in (bar, board):
+            if watcher:
+                watcher.close()
     record = summary(recorder.history, status="finished")
     if budget and budget.reason:
         record.update(status="stopped", stop_reason=budget.reason)
     write_json(run.summary, record)
     return run
+
+
+def _tensorboard(run: RunFolder, steps_per_epoch: int, done: int, train_size: int):
+    try:
+        from cgan.watch import TensorBoardLog
+
+        return TensorBoardLog(run, steps_per_epoch, done, train_size)
+    except ImportError:
+        print("cgan: tensorboardX is not installed, so this run writes no TensorBoard logs", flush=True)
+        return None
 
 
 def _images_seen(iterations: pd.DataFrame, train_size: int, batch_size: int) -> int:

@@ -5,11 +5,13 @@
     python notebooks/_build.py --figures [--executed DIR]  # run the EDA notebooks on all data → EDA/figures/
 
 The notebooks only call the package (cgan.eda, cgan.notebook, cgan.widget); edit this file, not the
-.ipynb files, and rerun it. Set GITHUB_REPO once the repository is published so the Colab links work.
+.ipynb files, and rerun it. Set GITHUB_REPO once the repository is published so the Colab links work; until
+then the first cell's REPO_URL (a form field on Colab) says where to clone from, and a wrong one fails loudly.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 REPO = Path(__file__).resolve().parents[1]
-GITHUB_REPO = "cgan-lab/cgan-lab"  # owner/name on GitHub, used only by the Colab badge and install cell
+GITHUB_REPO = "cgan-lab/cgan-lab"  # owner/name on GitHub: the Colab badge and the install cell's REPO_URL
 TRAINING = [("mnist", "m1", "v2"), ("mnist", "m3", "v1"), ("cifar100", "m3", "v1"), ("cifar100", "m4", "v1"),
             ("cifar100", "m5", "v1"), ("cifar10", "m5", "v1"), ("mnist", "fast", "v1"), ("cifar10", "sngan", "v1")]
 # Models added after the original project (issue 7), described as such in their notebooks.
@@ -31,13 +33,44 @@ def colab_badge(relative: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
+def colab_setup_code() -> str:
+    """cgan/colab.py below its docstring: the setup that the first (and the last) cell carry, stdlib only."""
+    source = (REPO / "cgan" / "colab.py").read_text()
+    docstring_end = ast.parse(source).body[0].end_lineno
+    return "\n".join(source.splitlines()[docstring_end:]).strip()
+
+
+REPO_URL = f"https://github.com/{GITHUB_REPO}.git"
+# Colab shows a `# @title … {display-mode: "form"}` cell as a form: the `# @param` lines become its fields.
 INSTALL = f"""\
-# On Colab: fetch the repository and install it. Elsewhere (a clone with `pip install -e .`) this does nothing.
-import sys
-if "google.colab" in sys.modules:
-    !git clone -q https://github.com/{GITHUB_REPO}.git /content/cgan-lab || true
-    %cd /content/cgan-lab
-    !pip install -q -e ."""
+# @title Setup: on Colab, clone and install cgan-lab (elsewhere, check that it is installed) {{ display-mode: "form" }}
+REPO_URL = "{REPO_URL}"  # @param {{type:"string"}}
+USE_DRIVE = False  # @param {{type:"boolean"}}
+# USE_DRIVE: mount Google Drive and keep run folders and the datasets cache in MyDrive/cgan-lab.
+# Colab's TensorFlow, PyTorch and JAX are left as they are. A clone or install that fails raises.
+
+{colab_setup_code()}
+
+
+colab_install(REPO_URL, USE_DRIVE)"""
+
+
+def widget_cell(dataset: str, model: str, version: str) -> str:
+    """The last cell: works alone in a fresh kernel (the setup again, then this notebook's run folder)."""
+    return f"""\
+# @title Pick a label, get an image {{ display-mode: "form" }}
+# This cell also works alone in a fresh kernel: it repeats the first cell's setup (on Colab: clone and
+# install), then shows this notebook's run, or the shipped generator of the dataset when the run has none.
+{colab_setup_code()}
+
+
+colab_install(globals().get("REPO_URL", "{REPO_URL}"), globals().get("USE_DRIVE", False))
+
+from cgan.notebook import run_folder
+from cgan.widget import label_picker
+
+label_picker(globals().get("RUN_DIR") or run_folder("{dataset}", "{model}", "{version}"),
+             globals().get("DATASET", "{dataset}"))"""
 
 
 def notebook(cells) -> nbformat.NotebookNode:
@@ -91,8 +124,9 @@ OUTPUT_DIR = None     # None: resultados/<DATASET>/<MODEL>_<VERSION>
 TRAIN = "auto"        # "auto": load the run if it has a generator, else train; "always": train or resume; "never"
 TEST_MODE = False     # True: fast smoke run (1 epoch, ~64 images, temporary folder)"""),
         new_code_cell("""\
-from cgan.runtime import ensure_backend
-ensure_backend(verbose=True)  # before keras is imported: torch where installed, else tensorflow
+from cgan.runtime import configure_keras, ensure_backend
+ensure_backend(verbose=True, model=MODEL)  # the CLI's choice for this model; before keras is imported
+configure_keras()  # CGAN_PRECISION and CGAN_DATA_PARALLEL, as for `cgan train`
 
 from IPython.display import Image, Markdown, display
 from cgan import notebook as nb
@@ -122,10 +156,9 @@ for caption, path in media:
 if not media:
     print(f"{run.path} has no plots yet")"""),
         new_markdown_cell("## Pick a label, get an image\nUses this run's generator, or the shipped one for the "
-                          "dataset when the run has none. This cell also works on its own."),
-        new_code_cell(f"""\
-from cgan.widget import label_picker
-label_picker(globals().get("RUN_DIR"), globals().get("DATASET", "{dataset}"))"""),
+                          "dataset when the run has none (and says so). This cell also works on its own, in a "
+                          "fresh kernel."),
+        new_code_cell(widget_cell(dataset, model, version)),
     ])
 
 

@@ -1,5 +1,7 @@
-"""Data parallelism over two logical CPU devices (JAX), and the default backend choice."""
+"""Data parallelism over two logical CPU devices and two processes (JAX), and the default backend choice."""
 import importlib.util
+import json
+import math
 import os
 import socket
 import subprocess
@@ -22,6 +24,9 @@ gan = build_gan(cfg, (28, 28, 1), 10)
 rng = np.random.default_rng(0)
 x = rng.uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
 y = rng.integers(0, 10, 32).astype("int32")
+from cgan.distribute import process_shard  # what cgan train feeds each process
+x, y, rows = process_shard(x, y, np.arange(len(x)))
+print("ROWS", " ".join(map(str, rows)))
 gan.fit(x, y, batch_size=8, epochs=1, verbose=0)
 weight = gan.generator.trainable_weights[0].value
 print("DEVICES", len(jax.devices()), len(weight.sharding.device_set))
@@ -38,7 +43,7 @@ def test_fit_is_data_parallel_over_two_cpu_devices():
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "DEVICES 2 2" in done.stdout  # weights replicated on both devices
-    assert "ITERATIONS 4 4" in done.stdout
+    assert "ITERATIONS 4 4" in done.stdout and f"ROWS {' '.join(map(str, range(32)))}" in done.stdout  # one process
     assert "DATA ('batch', None, None, None)" in done.stdout  # each batch split along its first axis
     assert "data parallel over 2 device(s)" in done.stderr
 
@@ -48,9 +53,8 @@ def test_two_worker_processes_on_localhost_train_one_model():
     with socket.socket() as probe:  # a free port for the coordinator
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    # Different data per process (seeded by process id), yet identical weights: gradients are all-reduced.
-    script = TWO_DEVICE_FIT.replace("default_rng(0)", "default_rng(jax.process_index())") + \
-        "print('WEIGHTSUM', float(np.asarray(weight.addressable_data(0)).sum()))\n"
+    # Both processes load the same data with the same seed, as `cgan train` does on every host.
+    script = TWO_DEVICE_FIT + "print('WEIGHTSUM', float(np.asarray(weight.addressable_data(0)).sum()))\n"
     workers = []
     for process_id in (0, 1):
         env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", CGAN_COORDINATOR=f"127.0.0.1:{port}",
@@ -60,9 +64,31 @@ def test_two_worker_processes_on_localhost_train_one_model():
     outputs = [worker.communicate(timeout=300) for worker in workers]
     for worker, (out, err) in zip(workers, outputs):
         assert worker.returncode == 0, err[-3000:]
-        assert "DEVICES 2 2" in out and "ITERATIONS 4 4" in out
-    sums = [next(line for line in out.splitlines() if line.startswith("WEIGHTSUM")) for out, _ in outputs]
-    assert sums[0] == sums[1]
+        assert "DEVICES 2 2" in out and "ITERATIONS 2 2" in out  # 16 images each, batches of 8
+    # The workers' batches differ: each trains on its own half of the data, none shared, none left out...
+    rows = [set(map(int, _line(out, "ROWS").split()[1:])) for out, _ in outputs]
+    assert len(rows[0]) == len(rows[1]) == 16 and not rows[0] & rows[1] and rows[0] | rows[1] == set(range(32))
+    # ...yet they hold identical weights: gradients are all-reduced.
+    assert _line(outputs[0][0], "WEIGHTSUM") == _line(outputs[1][0], "WEIGHTSUM")
+
+
+def _line(out, prefix):
+    return next(line for line in out.splitlines() if line.startswith(prefix))
+
+
+def test_cgan_train_feeds_each_process_its_own_shard(tmp_path, data_dir, monkeypatch):
+    from cgan import distribute
+    from cgan.config import load_config
+    from cgan.train import train
+
+    monkeypatch.setattr(distribute, "_this_process", lambda: (1, 2))  # the second of two processes
+    cfg = load_config("configs/mnist/fast_v1.toml").with_overrides(
+        latent_dim=8, batch_size=8, subset=64, epochs=1, eval_samples=10,
+        model_options={"g_filters": [8, 4], "d_filters": [4, 8]})
+    run = train(cfg, out=tmp_path / "run", data_dir=data_dir, verbose=0)
+    images = json.loads(run.summary.read_text())["data"]["train_images"]  # the stratified subset: 60
+    steps = [int(line.split(",")[1]) for line in run.iterations.read_text().splitlines()[1:]]
+    assert max(steps) == math.ceil(images // 2 / 8)  # its half of the images, not all of them
 
 
 def test_data_parallel_on_torch_is_a_one_line_error(cli, tmp_path):

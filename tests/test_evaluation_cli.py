@@ -37,6 +37,9 @@ def test_evaluate_writes_complete_metrics(evaluated):
     _, metrics = evaluated
     assert metrics["samples"]["per_class"] == 70 and metrics["samples"]["generated"] == 700
     assert metrics["samples"]["seed"] == 3 and metrics["feature_space"]["feature_dim"] == 64
+    # The real column is held-out test images, kept out of the 10,000-image test set's reference.
+    assert metrics["samples"]["real_floor"] == 700 and metrics["samples"]["real_floor_source"].startswith("real held-out")
+    assert metrics["samples"]["reference"] == "real test set without the held-out images, 9300 images"
     for column in ("generated", "real_floor"):
         scores = metrics[column]
         assert 0 <= scores["label_accuracy"] <= 1 and np.isfinite(scores["fd"])
@@ -55,6 +58,7 @@ def test_evaluate_prints_a_table_stating_n(evaluated):
                 "Inception FID: skipped"):
         assert row in out, row
     assert "n = 70 per class × 10 classes = 700 generated" in out
+    assert "700 real held-out images" in out and "real train" not in out
     assert f"{metrics['generated']['fd']:.3f}" in out
 
 
@@ -115,7 +119,18 @@ def test_quality_over_training_lands_in_history_and_plot(cli, tmp_path, data_dir
                 "quality_recall", "quality_density", "quality_coverage"):
         assert np.isnan(history[col][0]) and np.isfinite(history[col][1]), col  # scored every 2nd epoch only
     assert (out / "plots" / "quality_per_epoch.png").is_file()
+    assert (out / "plots" / "quality_per_minute.png").is_file()
     assert "quality_every = 2" in (out / "config.toml").read_text()
+
+
+def test_training_minutes_count_every_part_of_an_epoch():
+    import pandas as pd
+
+    from cgan.plots import training_minutes
+
+    frame = pd.DataFrame({"train_seconds": [60.0, 120.0], "eval_seconds": [30.0, 30.0],
+                          "quality_seconds": [float("nan"), 60.0]})
+    assert training_minutes(frame).tolist() == [1.5, 5.0]
 
 
 def test_quality_config_fields_are_validated():

@@ -3,19 +3,24 @@
 Executed copies and everything the notebooks write go to pytest's temporary folders, never into the
 repository or resultados/. Test mode: EDA on 1,000 images per split; training notebooks train one epoch on
 64 images (m5, 57.8M parameters, is only built and summarised); generate.ipynb reads a copy of the shipped run.
+The last cell of every training notebook also runs alone in a fresh kernel, as users run it.
 """
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat", reason="requirements-notebooks.txt is not installed")
+nbformat = pytest.importorskip("nbformat", reason="the [notebooks] extra is not installed")
 
 from cgan.generate import SHIPPED_RUNS
 from cgan.nbexec import execute, inject_parameters, parameters_cell_index
-from cgan.runs import RESULTS_ENV
-from tests.generator_runs import shipped_mnist
+from cgan.notebook import RUNS_ENV
+from cgan.runs import RESULTS_ENV, results_root
+from tests.generator_runs import copy_run, shipped_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "EDA").glob("*.ipynb")) + sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -124,3 +129,64 @@ def test_notebook_executes_in_test_mode(path, tmp_path, results_copy, monkeypatc
     else:
         assert data_of(nb, "application/vnd.jupyter.widget-view+json")
         assert SHIPPED_RUNS["mnist"] in str(data_of(nb, "text/plain"))
+
+
+# -- the last cell alone, and the backend choice (issue 13) ------------------------------------------------
+TRAINING_NOTEBOOKS = [p for p in NOTEBOOKS if p.stem.startswith("cgan_train_")]
+
+
+def parameter_values(nb) -> dict:
+    values = {}
+    exec(nb.cells[parameters_cell_index(nb)].source, values)  # the committed defaults: plain assignments
+    return values
+
+
+@pytest.fixture(scope="module")
+def results_with_runs(tmp_path_factory):
+    """A copy of every run folder in resultados/ that has a generator (the shipped ones among them)."""
+    root = tmp_path_factory.mktemp("results_runs")
+    for generator in sorted(results_root().glob("*/*/generator.keras")):
+        if (generator.parent / "summary.json").is_file():
+            copy_run(generator.parent, root)
+    return root
+
+
+@pytest.mark.parametrize("path", TRAINING_NOTEBOOKS, ids=lambda p: p.stem)
+def test_last_cell_alone_shows_this_notebooks_run(path, tmp_path, results_with_runs, monkeypatch):
+    """In a fresh kernel, only the widget cell: this notebook's run, else the shipped generator, saying so."""
+    monkeypatch.setenv(RESULTS_ENV, str(results_with_runs))
+    monkeypatch.delenv(RUNS_ENV, raising=False)
+    values = parameter_values(nbformat.read(path, as_version=4))
+    dataset, own = values["DATASET"], f"{values['DATASET']}/{values['MODEL']}_{values['VERSION']}"
+    if path.stem == "cgan_train_m1_mnist":
+        assert (results_with_runs / own / "generator.keras").is_file(), "resultados/ ships m1_v2's generator"
+    nb = execute(path, cells=[-1], executed_copy=tmp_path / f"{path.stem}.last.ipynb", timeout=300)
+    assert not outputs(nb, "error")
+    shown = json.dumps(nb.metadata.get("widgets", {})) + str(data_of(nb, "text/plain"))  # widget state + repr
+    shipped = SHIPPED_RUNS.get(dataset)
+    if (results_with_runs / own / "generator.keras").is_file():
+        assert f'"{own}"' in shown and "showing the shipped" not in shown
+    elif shipped and (results_with_runs / shipped / "generator.keras").is_file():
+        assert f'"{shipped}"' in shown and f"has no generator yet: showing the shipped {shipped}" in shown
+    else:
+        assert "No generator to show" in shown
+
+
+def test_training_notebook_chooses_the_backend_like_the_cli(tmp_path, monkeypatch):
+    """The notebook's setup cells pick the CLI's backend for its model and apply CGAN_PRECISION."""
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the CPU rule, whatever this machine has
+    monkeypatch.setenv("CGAN_PRECISION", "bf16")
+    source = REPO / "notebooks" / "cgan_train_fast_mnist.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    setup = next(i for i, cell in enumerate(nb.cells) if "configure_keras()" in cell.source)
+    nb.cells = nb.cells[:setup + 1] + [nbformat.v4.new_code_cell(
+        "import keras\nprint('PROBE', keras.backend.backend(), keras.mixed_precision.global_policy().name)")]
+    probe = tmp_path / source.name
+    nbformat.write(nb, probe)
+    ran = execute(probe, {"OUTPUT_DIR": str(tmp_path / "run")}, timeout=300)
+    line = next(line for line in text_of(ran).splitlines() if line.startswith("PROBE"))
+    cli_choice = subprocess.run(
+        [sys.executable, "-c", "from cgan.runtime import ensure_backend; print(ensure_backend(model='fast'))"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, env=dict(os.environ)).stdout.strip()
+    assert line.split() == ["PROBE", cli_choice, "mixed_bfloat16"]

@@ -9,8 +9,10 @@ import keras
 import numpy as np
 import pytest
 
-from cgan.config import ModelOptions
-from cgan.models import build_models
+from cgan.generate import Generator
+from cgan.onnx_generate import KERAS_SHA256_KEY, OnnxGenerator, file_sha256
+from cgan.runs import results_root
+from tests.tiny_generator import tiny_generator, tiny_generator_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMEWORKS = ("keras", "tensorflow", "torch", "jax")
@@ -19,12 +21,7 @@ FRAMEWORKS = ("keras", "tensorflow", "torch", "jax")
 @pytest.fixture(scope="module")
 def exported_run(tmp_path_factory):
     """A tiny m1 generator in a run folder, exported with the CLI."""
-    run = tmp_path_factory.mktemp("onnx_run")
-    generator, _ = build_models("m1", (28, 28, 1), 10, latent_dim=8,
-                                options=ModelOptions(g_filters=[8, 8, 4], d_filters=[4, 8]))
-    generator.save(run / "generator.keras")
-    (run / "summary.json").write_text(json.dumps({"dataset": "mnist", "label_names": [str(d) for d in range(10)],
-                                                  "latent_dim": 8, "image_shape": [28, 28, 1]}))
+    run = tiny_generator_run(tmp_path_factory.mktemp("onnx_run"))
     done = _cli("export", "--run", run)
     assert done.returncode == 0 and (run / "generator.onnx").is_file(), done.stderr[-2000:]
     assert "max difference from Keras" in done.stdout
@@ -67,14 +64,12 @@ def test_onnx_and_keras_paths_give_the_same_images(exported_run, tmp_path):
     onnx_out, keras_out = tmp_path / "onnx.npz", tmp_path / "keras.npz"
     assert _cli("generate", "--run", exported_run, "--label", "all", "--n", 3, "--seed", 4,
                 "--out", onnx_out).returncode == 0
-    stale = tmp_path / "stale_run"
-    stale.mkdir()
-    for name in ("summary.json", "generator.onnx", "generator.keras"):
-        (stale / name).write_bytes((exported_run / name).read_bytes())
-    later = time.time() + 60
-    os.utime(stale / "generator.keras", (later, later))  # trained on after the export
-    done = _cli("generate", "--run", stale, "--label", "all", "--n", 3, "--seed", 4, "--out", keras_out)
-    assert done.returncode == 0 and "backend" in done.stderr, done.stderr  # a stale ONNX file falls back to Keras
+    keras_only = tmp_path / "keras_only"
+    keras_only.mkdir()
+    for name in ("summary.json", "generator.keras"):
+        (keras_only / name).write_bytes((exported_run / name).read_bytes())
+    done = _cli("generate", "--run", keras_only, "--label", "all", "--n", 3, "--seed", 4, "--out", keras_out)
+    assert done.returncode == 0 and "backend" in done.stderr, done.stderr  # no ONNX file: Keras
     a, b = np.load(onnx_out), np.load(keras_out)
     assert a["y"].tolist() == b["y"].tolist()
     assert np.abs(a["x"].astype(int) - b["x"].astype(int)).max() <= 1  # uint8 rounding of float noise
@@ -97,3 +92,43 @@ def test_onnx_file_that_disagrees_with_its_run_is_refused(exported_run, tmp_path
     done = _cli("generate", "--run", run, "--label", "1", "--out", tmp_path / "x.png")
     assert done.returncode == 2 and "noise of size 9" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("change, note", [("swap generator.keras", "was exported from another generator.keras"),
+                                          ("export without hash", "records no hash of generator.keras")])
+def test_an_onnx_file_not_exported_from_the_keras_file_is_not_used(exported_run, tmp_path, change, note):
+    """File times prove nothing (git does not keep them): the ONNX file records the Keras file's SHA-256."""
+    import onnx
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("summary.json", "generator.keras", "generator.onnx"):
+        (run / name).write_bytes((exported_run / name).read_bytes())
+    if change == "swap generator.keras":
+        tiny_generator(seed=1).save(run / "generator.keras")  # other weights, same architecture
+    else:  # what `cgan export` wrote before it recorded hashes
+        model = onnx.load(str(run / "generator.onnx"))
+        del model.metadata_props[:]
+        onnx.save(model, str(run / "generator.onnx"))
+    os.utime(run / "generator.onnx", (time.time() + 60,) * 2)  # newer: the only check there used to be
+    done = _cli("generate", "--run", run, "--label", "all", "--n", 2, "--seed", 4, "--out", tmp_path / "x.npz")
+    assert done.returncode == 0, done.stderr[-2000:]
+    notes = [line for line in done.stderr.splitlines() if "generator.onnx" in line]
+    assert len(notes) == 1 and note in notes[0] and "generating with generator.keras" in notes[0], done.stderr
+    expected, _ = Generator.from_run(run).generate(range(10), 2, 4)
+    with np.load(tmp_path / "x.npz") as saved:
+        np.testing.assert_array_equal(saved["x"], expected)
+    if change == "swap generator.keras":
+        from_old_onnx, _ = OnnxGenerator.from_run(exported_run).generate(range(10), 2, 4)
+        assert np.abs(from_old_onnx.astype(int) - expected.astype(int)).max() > 10
+
+
+def test_committed_onnx_files_record_their_keras_file():
+    """So that a fresh clone generates through ONNX Runtime (`cgan export --run <run>` after retraining)."""
+    import onnx
+
+    exported = sorted(results_root().glob("*/*/generator.onnx"))
+    assert exported, "the shipped runs have generator.onnx files"
+    for path in exported:
+        recorded = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        assert recorded.get(KERAS_SHA256_KEY) == file_sha256(path.parent / "generator.keras"), path

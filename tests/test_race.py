@@ -24,3 +24,20 @@ def test_race_trains_each_config_for_the_budget_and_scores_it(tmp_path, data_dir
     assert summary["status"] == "stopped" and int(row["images_seen"]) == summary["images_seen"] > 0
     assert 0.0 <= float(row["label_accuracy"]) <= 1.0 and float(row["fd"]) > float(row["fd_floor"]) >= 0
     assert int(row["per_class"]) == 3 and float(row["budget_s"]) == 1.0
+
+
+def test_rescore_scores_existing_runs_without_training(tmp_path, data_dir):
+    env = dict(os.environ, CGAN_DATA_DIR=str(data_dir), TF_CPP_MIN_LOG_LEVEL="3")
+    args = [sys.executable, "-m", "benchmarks.race", "--config", "configs/mnist/fast_v1.toml", "--budget", "1",
+            "--per-class", "3", "--threads", "1", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path),
+            "--no-readme"]
+    first = subprocess.run([*args, "--name", "first"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    summary_before = (tmp_path / "runs" / "mnist" / "fast_v1" / "summary.json").read_text()
+    again = subprocess.run([*args, "--name", "again", "--rescore", "--per-class", "4"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (tmp_path / "runs" / "mnist" / "fast_v1" / "summary.json").read_text() == summary_before  # not retrained
+    with open(tmp_path / "again.csv") as f:
+        row = next(csv.DictReader(line for line in f if not line.startswith("#")))
+    assert int(row["per_class"]) == 4 and int(row["images_seen"]) == json.loads(summary_before)["images_seen"]

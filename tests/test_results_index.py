@@ -65,6 +65,16 @@ def test_quality_metrics_appear_only_where_evaluated(root):
     assert "not evaluated yet" in mnist_section
 
 
+def test_the_real_column_says_which_real_images_it_scored(tmp_path):
+    held_out = dict(METRICS, samples={"generated": 1000, "real_floor_source": "real held-out: test images"})
+    make_run(tmp_path, "mnist/new", SUMMARY, held_out)
+    make_run(tmp_path, "mnist/old", SUMMARY, METRICS)  # written when the ceiling used training images
+    text = results_index.render(results_index.collect(tmp_path), tmp_path)
+    new, old = text.split("### mnist/new")[1].split("### mnist/old")
+    assert "| metric | generated | real held-out |" in new and "real train" not in new
+    assert "| metric | generated | real train |" in old and "inflated" in old
+
+
 def test_every_link_points_to_a_file_in_the_folder(root):
     text = results_index.render(results_index.collect(root), root)
     links = re.findall(r"\]\(([^)]+)\)", text)

@@ -28,8 +28,8 @@ if not CHROMIUM.is_file():
     if os.environ.get("CI"):
         pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium", pytrace=False)
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-pytest.importorskip("voila", reason="requirements-notebooks.txt is not installed")
-sync_api = pytest.importorskip("playwright.sync_api", reason="requirements-notebooks.txt is not installed")
+pytest.importorskip("voila", reason="the [notebooks] extra is not installed")
+sync_api = pytest.importorskip("playwright.sync_api", reason="the [notebooks] extra is not installed")
 
 
 def free_port() -> int:

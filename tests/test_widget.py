@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("ipywidgets", reason="requirements-notebooks.txt is not installed")
+pytest.importorskip("ipywidgets", reason="the [notebooks] extra is not installed")
 
 from cgan.generate import SHIPPED_RUNS, Generator, LabelError
 from cgan.runs import RESULTS_ENV, RunError

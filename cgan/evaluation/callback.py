@@ -4,8 +4,10 @@ Turned on by the config fields `quality_every` (k; 0 = off) and `quality_per_cla
 scores go into the epoch logs, so the run's RunRecorder writes them to history.csv (empty on the
 epochs that were not scored) and cgan.plots draws them. It must therefore come before the recorder.
 
-To stay cheap, the reference is a class-balanced sample of REFERENCE_SIZE test images (not all of them),
-and the FD floor uses up to n real training images per class of the (possibly subset) training data.
+To stay cheap, the reference is a class-balanced sample of REFERENCE_SIZE test images (not all of them).
+The FD floor scores up to n real held-out test images per class, kept out of that reference and never seen
+by the classifier (cgan.evaluation.evaluate.split_test_set), the same way.
+The scores are those of the sampler (the EMA generator when there is one): what users generate with.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 import keras
 import numpy as np
 
-from cgan.evaluation.evaluate import Scorer, fine_to_coarse_matrix, stratified_sample
+from cgan.evaluation.evaluate import Scorer, fine_to_coarse_matrix, split_test_set, stratified_sample
 
 REFERENCE_SIZE = 2000
 # Column names in history.csv.
@@ -36,9 +38,9 @@ class QualityMonitor(keras.callbacks.Callback):
 
         label_map = fine_to_coarse_matrix(self.data_dir) if self.label_mode == "coarse" else None
         ds = self.dataset
-        x_ref, y_ref = stratified_sample(ds.x_test, ds.y_test, REFERENCE_SIZE // ds.num_classes, self.seed)
+        (real, labels), (x_rest, y_rest) = split_test_set(ds.x_test, ds.y_test, self.per_class, self.seed)
+        x_ref, y_ref = stratified_sample(x_rest, y_rest, REFERENCE_SIZE // ds.num_classes, self.seed)
         self.scorer = Scorer(load_classifier(ds.name), x_ref, y_ref, label_map, kid_subsets=10)
-        real, labels = stratified_sample(ds.x_train, ds.y_train, self.per_class, self.seed)
         self.floor_fd = self.scorer.score(real, labels, self.seed, intra=False, prdc=False)["fd"]
 
     def on_epoch_end(self, epoch, logs=None):

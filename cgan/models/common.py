@@ -7,10 +7,15 @@ which is concatenated with the noise map (G) or with the image (D).
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 EMBED_DIM = 50
 LEAKY_SLOPE = 0.2
+# Output layers compute in float32 even under mixed precision (CGAN_PRECISION=bf16), as Keras's
+# mixed-precision guide recommends: in bfloat16 a sigmoid of 5 would read 0.992, not 0.9933.
+OUTPUT_DTYPE = "float32"
+# PyTorch's BatchNorm epsilon, as in BigGAN-PyTorch (Keras's default, 1e-3, is 100× larger).
+BN_EPSILON = 1e-5
 
 
 def start_size(image_shape, upsamplings: int = 2) -> tuple[int, int]:
@@ -72,7 +77,7 @@ def down_block(x, filters: int, kernel: int, strides: int, bn_momentum: float | 
 def to_image(x, channels: int, kernel: int, transposed: bool = False):
     """Last layer of G: a conv (or transposed conv) with tanh, so pixels land in [-1, 1]."""
     conv = layers.Conv2DTranspose if transposed else layers.Conv2D
-    return conv(channels, kernel, padding="same", activation="tanh", name="to_image")(x)
+    return conv(channels, kernel, padding="same", activation="tanh", dtype=OUTPUT_DTYPE, name="to_image")(x)
 
 
 def real_or_fake(x, dropout_rate: float, dropout_at_end: bool):
@@ -80,19 +85,90 @@ def real_or_fake(x, dropout_rate: float, dropout_at_end: bool):
     x = layers.Flatten(name="flatten")(x)
     if dropout_at_end and dropout_rate:
         x = layers.Dropout(dropout_rate, name="dropout_end")(x)
-    return layers.Dense(1, activation="sigmoid", name="real_prob")(x)
+    return layers.Dense(1, activation="sigmoid", dtype=OUTPUT_DTYPE, name="real_prob")(x)
+
+
+def conditional_batchnorm(x, labels, num_classes: int, momentum: float, name: str):
+    """BatchNorm whose gamma and beta depend on the label (stock layers only, so .keras files load safely)."""
+    ch = x.shape[-1]
+    x = layers.BatchNormalization(momentum=momentum, epsilon=BN_EPSILON, center=False, scale=False,
+                                  name=f"{name}_bn")(x)
+    gamma = layers.Embedding(num_classes, ch, embeddings_initializer="ones", name=f"{name}_gamma")(labels)
+    beta = layers.Embedding(num_classes, ch, embeddings_initializer="zeros", name=f"{name}_beta")(labels)
+    x = layers.Multiply(name=f"{name}_scale")([x, layers.Reshape((1, 1, ch), name=f"{name}_gamma_map")(gamma)])
+    return layers.Add(name=f"{name}_shift")([x, layers.Reshape((1, 1, ch), name=f"{name}_beta_map")(beta)])
 
 
 def pick(value, default):
     return default if value is None else value
 
 
-def spectral_norm_wrapper(enabled: bool):
-    """A function that wraps a layer in Keras's SpectralNormalization, or leaves it alone.
+@keras.saving.register_keras_serializable(package="cgan")
+class SpectralNormalization(layers.Wrapper):
+    """Spectral normalization as in Miyato et al. (2018), with the same gradient on every backend.
 
-    Keras's wrapper writes W / sigma(W) back into the kernel on every training call; cgan.gan
-    calls a score model's D once per loss so that each gradient sees the kernel it was computed with.
+    The wrapped layer's kernel W stays the trainable variable; each call runs the layer with
+    W / sigma(W), where sigma comes from one power-iteration step on the non-trainable vector u
+    (updated in training only). u and its partner v are constants for the gradient, so autodiff
+    differentiates through sigma(W) with respect to the raw W, as the paper does. Keras's own
+    SpectralNormalization instead writes W / sigma back into the kernel: TensorFlow and PyTorch then
+    train on dL/d(W / sigma) with no sigma term, while JAX differentiates through sigma.
+    It keeps Keras's class name and variables (the layer's, then `vector_u`) because Keras files
+    address weights by class name: checkpoints written with Keras's wrapper load into this one.
     """
+
+    def __init__(self, layer, power_iterations: int = 1, **kwargs):
+        # No autocast: sigma is computed in the variables' float32 even under mixed precision;
+        # the wrapped layer still casts to its own compute dtype.
+        kwargs["autocast"] = False
+        super().__init__(layer, **kwargs)
+        if power_iterations < 1:
+            raise ValueError(f"power_iterations must be at least 1, not {power_iterations}")
+        self.power_iterations = power_iterations
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        name = next((n for n in ("kernel", "embeddings") if hasattr(self.layer, n)), None)
+        if name is None:
+            raise ValueError(f"{type(self.layer).__name__} has neither a kernel nor embeddings to normalize")
+        self.kernel = getattr(self.layer, name)
+        self.vector_u = self.add_weight(shape=(1, self.kernel.shape[-1]), trainable=False, name="vector_u",
+                                        initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+                                        dtype=self.kernel.dtype)
+
+    def normalized_kernel(self, kernel):
+        """(W / sigma(W), the power iteration's new u); u and v carry no gradient."""
+        matrix = ops.reshape(kernel, (-1, kernel.shape[-1]))
+        u = self.vector_u.value
+        for _ in range(self.power_iterations):
+            v = ops.normalize(ops.matmul(u, ops.transpose(matrix)), axis=-1)
+            u = ops.normalize(ops.matmul(v, matrix), axis=-1)
+        u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+        sigma = ops.sum(ops.matmul(v, matrix) * u)
+        return kernel / sigma, u
+
+    def call(self, inputs, training=False):
+        kernel, u = self.normalized_kernel(self.kernel.value)
+        if training:
+            self.vector_u.assign(u)
+        # Run the layer with W / sigma in place of W (its other variables keep their current values)
+        # without assigning it, so the gradient reaches the raw kernel through sigma.
+        mapping = [(v, kernel if v is self.kernel else v.value) for v in self.layer.variables]
+        with keras.StatelessScope(state_mapping=mapping, initialize_variables=False):
+            return self.layer(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        return self.layer.compute_output_spec(inputs)  # the wrapped layer's dtype, not this wrapper's
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}
+
+
+def spectral_norm_wrapper(enabled: bool):
+    """A function that wraps a layer in cgan's `SpectralNormalization`, or leaves it alone."""
     if not enabled:
         return lambda layer: layer
-    return lambda layer: layers.SpectralNormalization(layer, name=f"{layer.name}_sn")
+    return lambda layer: SpectralNormalization(layer, name=f"{layer.name}_sn")

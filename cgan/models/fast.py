@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cgan.models.common import EMBED_DIM, LEAKY_SLOPE, pick, spectral_norm_wrapper, start_size
+from cgan.models.common import EMBED_DIM, LEAKY_SLOPE, OUTPUT_DTYPE, pick, spectral_norm_wrapper, start_size
 
 D_OUTPUT = "score"
 DEFAULTS = dict(g_filters=[128, 64], d_filters=[64, 128], bn_momentum=0.9, spectral_norm=False)
@@ -42,7 +42,7 @@ def build_generator(image_shape, num_classes, latent_dim, options):
     x = layers.Conv2DTranspose(mid, 4, strides=2, padding="same", use_bias=False, name="up1_convT")(x)
     x = layers.ReLU(name="up1_act")(layers.BatchNormalization(momentum=momentum, name="up1_bn")(x))
     image = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", activation="tanh",
-                                   name="to_image")(x)
+                                   dtype=OUTPUT_DTYPE, name="to_image")(x)
     return keras.Model([noise, labels], image, name="fast_generator")
 
 
@@ -56,9 +56,9 @@ def build_discriminator(image_shape, num_classes, options):
         x = normalise(layers.Conv2D(count, 4, strides=2, padding="same", name=f"down{i}_conv"))(x)
         x = layers.LeakyReLU(LEAKY_SLOPE, name=f"down{i}_act")(x)
     features = layers.Flatten(name="features")(x)
-    unconditional = normalise(layers.Dense(1, name="realness"))(features)
+    unconditional = normalise(layers.Dense(1, dtype=OUTPUT_DTYPE, name="realness"))(features)
     label_code = layers.Flatten(name="d_label_flat")(
         layers.Embedding(num_classes, features.shape[-1], name="projection")(labels))
-    matches_label = layers.Dot(axes=1, name="label_match")([label_code, features])
-    return keras.Model([image, labels], layers.Add(name="score")([unconditional, matches_label]),
+    matches_label = layers.Dot(axes=1, dtype=OUTPUT_DTYPE, name="label_match")([label_code, features])
+    return keras.Model([image, labels], layers.Add(dtype=OUTPUT_DTYPE, name="score")([unconditional, matches_label]),
                        name="fast_discriminator")

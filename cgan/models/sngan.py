@@ -25,12 +25,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cgan.models.common import pick, spectral_norm_wrapper, start_size
+from cgan.models.common import (BN_EPSILON, OUTPUT_DTYPE, conditional_batchnorm, pick, spectral_norm_wrapper,
+                                start_size)
 
 D_OUTPUT = "score"
 DEFAULTS = dict(g_filters=[256], d_filters=[128], bn_momentum=0.9, spectral_norm=True)
-# PyTorch's BatchNorm epsilon, as in BigGAN-PyTorch (Keras's default, 1e-3, is 100× larger).
-BN_EPSILON = 1e-5
 
 
 def build_generator(image_shape, num_classes, latent_dim, options):
@@ -44,28 +43,18 @@ def build_generator(image_shape, num_classes, latent_dim, options):
         x = _up_block(x, labels, ch, num_classes, momentum, f"up{i}")
     x = layers.BatchNormalization(momentum=momentum, epsilon=BN_EPSILON, name="out_bn")(x)
     x = layers.ReLU(name="out_act")(x)
-    image = layers.Conv2D(image_shape[-1], 3, padding="same", activation="tanh", name="to_image")(x)
+    image = layers.Conv2D(image_shape[-1], 3, padding="same", activation="tanh", dtype=OUTPUT_DTYPE,
+                          name="to_image")(x)
     return keras.Model([noise, labels], image, name="sngan_generator")
-
-
-def _conditional_bn(x, labels, num_classes, momentum, name):
-    """BatchNorm whose gamma and beta depend on the label (stock layers only, so .keras files load safely)."""
-    ch = x.shape[-1]
-    x = layers.BatchNormalization(momentum=momentum, epsilon=BN_EPSILON, center=False, scale=False,
-                                  name=f"{name}_bn")(x)
-    gamma = layers.Embedding(num_classes, ch, embeddings_initializer="ones", name=f"{name}_gamma")(labels)
-    beta = layers.Embedding(num_classes, ch, embeddings_initializer="zeros", name=f"{name}_beta")(labels)
-    x = layers.Multiply(name=f"{name}_scale")([x, layers.Reshape((1, 1, ch), name=f"{name}_gamma_map")(gamma)])
-    return layers.Add(name=f"{name}_shift")([x, layers.Reshape((1, 1, ch), name=f"{name}_beta_map")(beta)])
 
 
 def _up_block(x, labels, ch, num_classes, momentum, name):
     shortcut = layers.UpSampling2D(name=f"{name}_sc_up")(x)
     shortcut = layers.Conv2D(ch, 1, name=f"{name}_sc_conv")(shortcut)
-    x = layers.ReLU(name=f"{name}_act1")(_conditional_bn(x, labels, num_classes, momentum, f"{name}_cbn1"))
+    x = layers.ReLU(name=f"{name}_act1")(conditional_batchnorm(x, labels, num_classes, momentum, f"{name}_cbn1"))
     x = layers.UpSampling2D(name=f"{name}_up")(x)
     x = layers.Conv2D(ch, 3, padding="same", name=f"{name}_conv1")(x)
-    x = layers.ReLU(name=f"{name}_act2")(_conditional_bn(x, labels, num_classes, momentum, f"{name}_cbn2"))
+    x = layers.ReLU(name=f"{name}_act2")(conditional_batchnorm(x, labels, num_classes, momentum, f"{name}_cbn2"))
     x = layers.Conv2D(ch, 3, padding="same", name=f"{name}_conv2")(x)
     return layers.Add(name=f"{name}_out")([x, shortcut])
 
@@ -89,13 +78,13 @@ def build_discriminator(image_shape, num_classes, options):
     # Global *sum* pooling as in SNGAN: it sets the scale of the score that the hinge's margin of 1 meets.
     area = x.shape[1] * x.shape[2]
     features = layers.Rescaling(float(area), name="features")(layers.GlobalAveragePooling2D(name="pool")(x))
-    unconditional = sn(layers.Dense(1, name="realness"))(features)
+    unconditional = sn(layers.Dense(1, dtype=OUTPUT_DTYPE, name="realness"))(features)
     # The projection embedding as a bias-free Dense on a one-hot label: SpectralNormalization casts its
     # output to its input's dtype, which for an Embedding would be the integer label.
     one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(labels)
     label_code = sn(layers.Dense(ch, use_bias=False, name="projection"))(one_hot)
-    matches_label = layers.Dot(axes=1, name="label_match")([label_code, features])
-    return keras.Model([image, labels], layers.Add(name="score")([unconditional, matches_label]),
+    matches_label = layers.Dot(axes=1, dtype=OUTPUT_DTYPE, name="label_match")([label_code, features])
+    return keras.Model([image, labels], layers.Add(dtype=OUTPUT_DTYPE, name="score")([unconditional, matches_label]),
                        name="sngan_discriminator")
 
 

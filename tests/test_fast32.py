@@ -1,0 +1,87 @@
+"""The fast32 CIFAR model (cgan/models/fast32.py): any shape and class count, each option, a real-data run."""
+import json
+import tomllib
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from cgan.config import ModelOptions, parse_config
+from cgan.models import build_models, discriminator_output
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(g_filters=[16, 8], d_filters=[8, 16])
+LATENT = 16
+
+
+def _numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _inputs(classes, n=3, seed=0):
+    noise = np.random.default_rng(seed).standard_normal((n, LATENT)).astype("float32")
+    return noise, (np.arange(n, dtype="int32") * 7 % classes).reshape(-1, 1)
+
+
+@pytest.mark.parametrize("shape, classes", [((32, 32, 3), 10), ((32, 32, 3), 100), ((28, 28, 1), 10),
+                                            ((24, 24, 3), 7)])
+@pytest.mark.parametrize("conditioning", ["cbn", "concat"])
+def test_any_shape_and_class_count(shape, classes, conditioning):
+    options = ModelOptions(**TINY, g_conditioning=conditioning, d_label_input=conditioning == "concat")
+    g, d = build_models("fast32", shape, classes, LATENT, options)
+    noise, labels = _inputs(classes)
+    images = _numpy(g([noise, labels], training=False))
+    assert images.shape == (3, *shape) and np.abs(images).max() <= 1.0
+    scores = _numpy(d([images, labels], training=False))
+    assert scores.shape == (3, 1) and np.isfinite(scores).all()
+    assert discriminator_output("fast32") == "score"
+
+
+def test_shipped_widths_and_a_size_that_does_not_divide():
+    g, d = build_models("fast32", (32, 32, 3), 10, 128)
+    assert g.get_layer("start_map").output.shape[1:] == (4, 4, 128)
+    assert [layer.filters for layer in d.layers if isinstance(layer, keras.layers.Conv2D)] == [32, 64, 128]
+    with pytest.raises(ValueError, match="not divisible"):
+        build_models("fast32", (28, 28, 1), 10, LATENT, ModelOptions(g_filters=[16, 8, 4]))
+
+
+@pytest.mark.parametrize("conditioning", ["cbn", "concat"])
+def test_the_label_reaches_g_and_the_projection_reaches_d(conditioning):
+    g, d = build_models("fast32", (32, 32, 3), 10, LATENT, ModelOptions(**TINY, g_conditioning=conditioning))
+    # CBN starts at gamma 1, beta 0 for every class; give the classes their own values.
+    for layer in g.layers:
+        if isinstance(layer, keras.layers.Embedding):
+            layer.embeddings.assign(np.random.default_rng(2).normal(1.0, 0.5, layer.embeddings.shape))
+    noise = np.repeat(_inputs(10, n=1)[0], 2, axis=0)
+    labels = np.array([[3], [7]], "int32")
+    images = _numpy(g([noise, labels], training=False))
+    assert np.abs(images[0] - images[1]).max() > 1e-4, "same noise, other label: G's output must change"
+    scores = _numpy(d([np.repeat(images[:1], 2, axis=0), labels], training=False))
+    assert abs(float(scores[0, 0] - scores[1, 0])) > 1e-6, "same image, other label: D's score must change"
+
+
+def test_d_label_input_adds_the_original_zoos_label_channel():
+    _, plain = build_models("fast32", (32, 32, 3), 10, LATENT, ModelOptions(**TINY))
+    _, early = build_models("fast32", (32, 32, 3), 10, LATENT, ModelOptions(**TINY, d_label_input=True))
+    assert early.get_layer("d_concat").output.shape[-1] == 4
+    with pytest.raises(ValueError):
+        plain.get_layer("d_concat")
+
+
+def test_one_real_data_training_run(tmp_path, data_dir):
+    """The shipped CIFAR-10 config at tiny widths, one epoch on 100 real images, scored by the quality monitor."""
+    from cgan.generate import Generator
+    from cgan.train import train
+
+    data = tomllib.loads((REPO / "configs/cifar10/fast32_v1.toml").read_text())
+    data["model_options"].update(TINY)
+    data.update(batch_size=16, latent_dim=LATENT, subset=100, epochs=1, eval_samples=10, quality_every=1,
+                quality_per_class=2)
+    run = train(parse_config(data), out=tmp_path / "fast32_tiny", data_dir=data_dir, verbose=0)
+    summary = json.loads(run.summary.read_text())
+    assert summary["status"] == "finished" and summary["model"] == "fast32" and summary["epochs_done"] == 1
+    images, labels = Generator.from_run(run.path).generate([0, 9], n=2, seed=0)
+    assert images.shape == (4, 32, 32, 3) and list(labels) == [0, 0, 9, 9]
+    assert "quality_label_accuracy" in (run.path / "history.csv").read_text()
+

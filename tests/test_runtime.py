@@ -1,0 +1,75 @@
+"""The backend rule on an NVIDIA GPU, a missing Keras, and the accelerator that a run records (issue 13).
+
+The GPU and the installed packages are simulated (this machine has no GPU); the CPU rule is covered by
+tests/test_distribute.py in fresh processes.
+"""
+import importlib.util
+import sys
+import types
+
+import pytest
+
+from cgan import runtime
+from cgan.runs import RunError
+
+REAL_FIND_SPEC = importlib.util.find_spec
+
+
+def installed_only(monkeypatch, *names):
+    """importlib.util.find_spec as if, of Keras and its backends, only `names` were installed."""
+    hidden = {"keras", "tensorflow", "torch", "jax"} - set(names)
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name in hidden else REAL_FIND_SPEC(name, *args))
+
+
+def choose(monkeypatch, kind: str, model=None) -> str:
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)  # monkeypatch restores the real one afterwards
+    monkeypatch.setattr(runtime, "hardware", lambda: kind)
+    return runtime.ensure_backend(model=model)
+
+
+@pytest.mark.parametrize("installed, expected", [
+    (("keras", "tensorflow", "torch", "jax"), "tensorflow"),
+    (("keras", "torch", "jax"), "torch"),
+    (("keras", "jax"), "jax"),  # JAX only where nothing else is installed: opt-in otherwise
+])
+def test_on_a_gpu_tensorflow_is_the_default_and_jax_opt_in(monkeypatch, installed, expected):
+    installed_only(monkeypatch, *installed)
+    assert choose(monkeypatch, "cuda") == expected
+    assert choose(monkeypatch, "cuda", model="fast") == expected  # the per-model rule is the CPU's
+
+
+def test_keras_backend_set_by_the_user_wins_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(runtime, "hardware", lambda: "cuda")
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert runtime.ensure_backend(model="fast") == "jax"
+
+
+@pytest.mark.parametrize("installed", [("tensorflow", "torch"), ("keras",)])
+def test_a_generation_only_install_gets_one_line_not_an_import_error(monkeypatch, installed):
+    installed_only(monkeypatch, *installed)
+    with pytest.raises(RunError) as caught:  # the CLI prints a RunError as one line, exit code 2
+        choose(monkeypatch, "cpu")
+    message = str(caught.value)
+    assert "\n" not in message and 'pip install -e ".[tf]"' in message
+
+
+def device(platform: str, kind: str):
+    return types.SimpleNamespace(platform=platform, device_kind=kind)
+
+
+def test_the_accelerator_comes_from_the_active_backend(monkeypatch):
+    jax = types.SimpleNamespace(devices=lambda: [device("gpu", "NVIDIA H200"), device("gpu", "NVIDIA H200")])
+    gpu = types.SimpleNamespace(name="/physical_device:GPU:0")
+    tf_config = types.SimpleNamespace(
+        list_physical_devices=lambda kind: [gpu] if kind == "GPU" else [],
+        experimental=types.SimpleNamespace(get_device_details=lambda d: {"device_name": "NVIDIA A100-SXM4-40GB"}))
+    tensorflow = types.SimpleNamespace(config=tf_config)
+    torch = types.SimpleNamespace(cuda=types.SimpleNamespace(is_available=lambda: False))
+    for name, module in (("jax", jax), ("tensorflow", tensorflow), ("torch", torch)):
+        monkeypatch.setitem(sys.modules, name, module)
+    assert runtime._accelerator("jax") == "2 × NVIDIA H200"
+    assert runtime._accelerator("tensorflow") == "NVIDIA A100-SXM4-40GB"
+    assert runtime._accelerator("torch") == "none (CPU only)"
+    jax.devices = lambda: [device("cpu", "cpu")]
+    assert runtime._accelerator("jax") == "none (CPU only)"

@@ -1,0 +1,16 @@
+"""A tiny MNIST config (m1 with a few filters) for tests that train through `cgan train` or `cgan.train.train`."""
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SUBSET, BATCH = 320, 64
+STEPS_PER_EPOCH = SUBSET // BATCH  # 5: the subset is class-balanced, 32 images per digit
+
+
+def tiny_config(folder: Path, extra: str = "") -> Path:
+    """configs/mnist/m1_v1.toml with 8-dimensional noise and 4-8 filters; `extra` adds top-level TOML keys."""
+    text = (REPO / "configs/mnist/m1_v1.toml").read_text()
+    text = text.replace("latent_dim = 100", "latent_dim = 8").replace("batch_size = 128", f"batch_size = {BATCH}")
+    text = text.replace("eval_samples = 2000", f"eval_samples = 50\nsubset = {SUBSET}\n{extra}")
+    path = Path(folder) / "tiny.toml"
+    path.write_text(text + "\n[model_options]\ng_filters = [8, 8, 4]\nd_filters = [4, 8]\n")
+    return path
