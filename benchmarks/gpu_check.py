@@ -36,20 +36,31 @@ import tempfile
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script (gpu_check.sh, the tests): make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.gpu_bundle import unpack_data  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 M1 = ("configs/mnist/m1_v2.toml", "mnist", (28, 28, 1), 10)
 M5 = ("configs/cifar10/m5_v1.toml", "cifar10", (32, 32, 3), 10)
 SNGAN = "configs/cifar10/sngan_v1.toml"
-# Dry runs keep each model's layer structure with a handful of filters.
-TINY = {M1[0]: {"g_filters": [8, 8, 4], "d_filters": [4, 8]},
-        M5[0]: {"g_filters": [8, 8, 8, 8], "d_filters": [4, 4, 8, 8, 8]},
-        SNGAN: {"g_filters": [8], "d_filters": [8]}}
+# Dry runs keep each model's layer structure with a handful of filters (benchmarks/gpu_zoo.py's too).
+TINY = {"m1": {"g_filters": [8, 8, 4], "d_filters": [4, 8]},
+        "m3": {"g_filters": [8, 8, 8, 4], "d_filters": [4, 8, 8]},
+        "m4": {"g_filters": [8, 8, 8, 4], "d_filters": [4, 8, 8]},
+        "m5": {"g_filters": [8, 8, 8, 8], "d_filters": [4, 4, 8, 8, 8]},
+        "sngan": {"g_filters": [8], "d_filters": [8]}}
 # Seconds the SNGAN run needs beyond its training budget: process start, data, the classifier's reference
 # features, the last epoch's evaluation, the final save.
 SNGAN_TAIL_S = 45
 # history.csv columns copied to sngan.csv.
 SNGAN_COLUMNS = ["epoch", "train_seconds", "d_loss", "g_loss", "quality_label_accuracy", "quality_fd",
                  "quality_fd_floor", "quality_kid", "quality_precision", "quality_recall", "quality_seconds"]
+
+
+def tiny(config: str) -> dict:
+    """The dry runs' model options for a config: its model's layers with a handful of filters."""
+    return TINY[Path(config).stem.split("_")[0]]
 
 
 def jobs(args) -> list[dict]:
@@ -60,9 +71,9 @@ def jobs(args) -> list[dict]:
         job = {"task": "train", "config": config, "dataset": dataset, "precision": precision,
                "log_steps": log_steps, "repeats": 1 if log_steps else 2}
         if args.dry_run:  # synthetic data of the same shape, a few tiny steps
-            job.update(shape=shape, classes=classes, steps=2, batch=8, repeats=1, model_options=TINY[config])
+            job.update(shape=shape, classes=classes, steps=2, batch=8, repeats=1, model_options=tiny(config))
         else:
-            job["dataset_dir"] = str(Path(args.bundle) / "data")
+            job["dataset_dir"] = args.data_dir
         found.append(job)
     return found
 
@@ -89,9 +100,8 @@ def sngan_task(args, budget_s: float) -> dict:
     """What the SNGAN quality run trains: the recipe as it is, scored every epoch; tiny sizes in dry runs."""
     changes = {"epochs": 1000, "quality_every": 1, "quality_per_class": 50, "eval_samples": 500}
     if args.dry_run:
-        changes.update(epochs=2, batch_size=8, eval_samples=10, quality_per_class=2, model_options=TINY[SNGAN])
-    return {"config": SNGAN, "changes": changes, "time_budget": budget_s,
-            "data_dir": None if args.dry_run else str(Path(args.bundle) / "data")}
+        changes.update(epochs=2, batch_size=8, eval_samples=10, quality_per_class=2, model_options=tiny(SNGAN))
+    return {"config": SNGAN, "changes": changes, "time_budget": budget_s, "data_dir": args.data_dir}
 
 
 def quality_run(task: dict) -> dict:
@@ -222,8 +232,8 @@ def main(argv=None):
     parser.add_argument("--sngan-backend", default="torch" if importlib.util.find_spec("torch") else None,
                         help="backend of the SNGAN run (default torch, where its spectral norm is tested)")
     args = parser.parse_args(argv)
-    if not args.dry_run and not (Path(args.bundle) / "data" / "mnist.npz").is_file():
-        raise SystemExit(f"no data bundle at {args.bundle}: run `python -m benchmarks.gpu_bundle` where the data is")
+    args.data_dir = None if args.dry_run else str(unpack_data(Path(args.bundle), Path(tempfile.gettempdir())
+                                                               / "gpu_check_data", need=("mnist", "cifar10")))
     started = time.time()
     out = Path(args.out)
     sngan_share = args.sngan_s + SNGAN_TAIL_S if "sngan" in args.stages else 0

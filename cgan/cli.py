@@ -124,7 +124,8 @@ def cmd_generate(args) -> None:
     if args.dataset and args.dataset != summary["dataset"]:
         raise UsageError(f"the generator in {run} was trained on {summary['dataset']}, not {args.dataset}")
     labels = resolve_labels(args.label, summary["label_names"])  # before the slow framework import
-    per_row = args.n if len(labels) > 1 else min(args.n, 10)
+    # Several classes: a row each, or, one image per class, a named grid 10 wide (CIFAR-100 `all`: 10 × 10).
+    per_row = (args.n if args.n > 1 else min(len(labels), 10)) if len(labels) > 1 else min(args.n, 10)
     if "image_shape" in summary:  # refuse an impossible size before the slow framework import, too
         check_output(out, len(labels) * args.n, summary["image_shape"], per_row, args.scale)
     generator = open_generator(run)

@@ -20,7 +20,7 @@ import numpy as np
 from cgan.runs import RunError, RunFolder, atomic_write, results_root
 
 # The generator each dataset uses when no --run is given (committed run folders).
-SHIPPED_RUNS = {"mnist": "mnist/fast_v1"}
+SHIPPED_RUNS = {"mnist": "mnist/fast_v1", "cifar10": "cifar10/fast32_v1"}
 # Images per model call: at most GENERATE_BATCH (one call on 200,000 images took 23.6 GB), and fewer when the
 # generator's layer outputs for a batch would pass ACTIVATION_BUDGET: summed over its layers, SNGAN's G outputs
 # 16.5 MB per 32×32 image (8 GB for 500), MNIST fast's 0.24 MB.
@@ -202,8 +202,11 @@ def write_output(generator: Generator, labels, n: int, seed: int | None, out, pe
     from cgan import plots
 
     images = np.concatenate([b[0] for b in batches])  # at most MAX_GRID_PIXELS / scale² pixels
-    grid = plots.tile(images, -(-len(images) // per_row), min(len(images), per_row),
-                      pad=0 if len(images) == 1 else 2, scale=scale)
+    if len(labels) > 1:  # several classes: name them in the picture
+        grid = plots.named_tile(images, [generator.label_names[i] for i in labels], per_row, scale=scale)
+    else:
+        grid = plots.tile(images, -(-len(images) // per_row), min(len(images), per_row),
+                          pad=0 if len(images) == 1 else 2, scale=scale)
     atomic_write(out, lambda tmp: plots.save_png(grid, tmp))
     return out
 

@@ -31,6 +31,52 @@ def tile(images: np.ndarray, rows: int, cols: int, pad: int = 2, scale: int = 1)
     return canvas
 
 
+def named_tile(images: np.ndarray, names, cols: int, scale: int = 1, pad: int = 2) -> np.ndarray:
+    """`tile` with the class names drawn by Pillow (no matplotlib, so the light generate install can do it).
+
+    One image per name (`cols` to a row): the name goes under each cell. Several images per name, a row each
+    (`cols` = images per name): the name goes at the left of its row.
+    """
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    per_name = len(images) // len(names)
+    rows = -(-len(images) // cols)
+    grid = tile(images, rows, cols, pad=pad, scale=scale)
+    cell_h = (images.shape[1] + pad) * scale
+    text_h = 14
+    if per_name == 1:  # a caption strip under every row of cells
+        width = grid.shape[1]
+        canvas = Image.new("RGB", (width, grid.shape[0] + rows * text_h), "white")
+        draw = ImageDraw.Draw(canvas)
+        cell_w = (images.shape[2] + pad) * scale
+        for r in range(rows):
+            strip = Image.fromarray(_rgb(grid[r * cell_h:(r + 1) * cell_h]))
+            canvas.paste(strip, (0, r * (cell_h + text_h)))
+            for k, name in enumerate(names[r * cols:(r + 1) * cols]):
+                draw.text((k * cell_w + pad * scale, r * (cell_h + text_h) + cell_h), _fit(draw, font, str(name),
+                          cell_w - pad * scale), fill="black", font=font)
+    else:  # one row per name, the name at its left
+        margin = max(int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(str(n), font=font)) for n in names) + 8
+        canvas = Image.new("RGB", (grid.shape[1] + margin, grid.shape[0]), "white")
+        canvas.paste(Image.fromarray(_rgb(grid)), (margin, 0))
+        draw = ImageDraw.Draw(canvas)
+        for r, name in enumerate(names):
+            draw.text((4, r * cell_h + cell_h // 2 - 6), str(name), fill="black", font=font)
+    return np.asarray(canvas)
+
+
+def _rgb(array: np.ndarray) -> np.ndarray:
+    return np.repeat(array, 3, axis=-1) if array.shape[-1] == 1 else array
+
+
+def _fit(draw, font, text: str, width: int) -> str:
+    """The name, shortened with '…' until it fits under its cell."""
+    while len(text) > 1 and draw.textlength(text, font=font) > width:
+        text = text[:-2] + "…"
+    return text
+
+
 def save_png(array: np.ndarray, path) -> None:
     image = array[..., 0] if array.shape[-1] == 1 else array
     Image.fromarray(image).save(path)
@@ -109,7 +155,7 @@ def plot_quality(frame, path, xlabel: str = "epoch") -> None:
     marker = "o" if len(scored) < 30 else None
     left.plot(scored.index, scored["quality_fd"], marker=marker, label="FD (generated vs test)")
     if "quality_fd_floor" in scored:
-        left.plot(scored.index, scored["quality_fd_floor"], "--", label="floor (real train vs test)")
+        left.plot(scored.index, scored["quality_fd_floor"], "--", label="floor (real held-out)")
     left.set(title="Fréchet distance in the domain classifier's features", xlabel=xlabel, ylabel="FD (lower is better)",
              yscale="log")  # early FDs are ~100× the floor
     for col in ("quality_label_accuracy", "quality_precision", "quality_recall", "quality_coverage"):

@@ -99,6 +99,20 @@ def _which(model: str) -> str:
     return f"`{model}`, {NEW_MODELS[model]}," if model in NEW_MODELS else f"the original project's `{model}`"
 
 
+# The TRAIN rule of cgan.notebook.train_decision, as each training notebook states it.
+TRAIN_RULE = """\
+**`TRAIN`** decides what the training cell does with the run folder:
+- `"auto"` (the default): no generator yet → train. A run of yours that was cut short (stopped with ■ or Ctrl-C, \
+a time budget, or a kernel that died) with a checkpoint short of its epochs → resume it. Anything else → load it \
+and show it: a finished run, a run without a checkpoint, and the runs that come with the repository in \
+`resultados/`, even one stopped short of its epochs with its checkpoint. Opening a notebook never starts hours of \
+training on a committed run; when one could go on, a line says so.
+- `"resume"`: continue from the checkpoint when it has fewer epochs than planned (`EPOCHS`, or the config's), \
+whoever made the run; else load it. This is how a committed run that stopped early is trained on.
+- `"always"`: train (resuming a checkpoint of the same config; a finished run or a different config is refused).
+- `"never"`: only load."""
+
+
 def training_notebook(dataset: str, model: str, version: str):
     name = f"cgan_train_{model}_{dataset}"
     title = DATASET_TITLES[dataset]
@@ -110,9 +124,10 @@ def training_notebook(dataset: str, model: str, version: str):
                           f"label you pick.\n\nVersions available (`configs/{dataset}/`):\n\n"
                           f"{versions_table(dataset, model)}"),
         new_code_cell(INSTALL),
-        new_markdown_cell("## Parameters\n`TEST_MODE = True` is what CI runs: one epoch, batch 64, on a stratified "
-                          "subset of about 64 images (at least one per class) into a temporary folder. Models above "
-                          "20M parameters (m5) are not trained in test mode, only built and summarised."),
+        new_markdown_cell("## Parameters\n" + TRAIN_RULE + "\n\n`TEST_MODE = True` is what CI runs: one epoch, "
+                          "batch 64, on a stratified subset of about 64 images (at least one per class) into a "
+                          "temporary folder. Models above 20M parameters (m5) are not trained in test mode, only "
+                          "built and summarised."),
         parameters(f"""\
 DATASET = "{dataset}"    # mnist, cifar10 or cifar100
 MODEL = "{model}"         # m1, m3, m4, m5 (the original zoo), fast or sngan
@@ -121,7 +136,7 @@ EPOCHS = None         # None: the config's number of epochs
 SUBSET = None         # None: the whole training split here; N: a stratified subset of N images
 BATCH_SIZE = None     # None: the config's batch size
 OUTPUT_DIR = None     # None: resultados/<DATASET>/<MODEL>_<VERSION>
-TRAIN = "auto"        # "auto": load the run if it has a generator, else train; "always": train or resume; "never"
+TRAIN = "auto"        # "auto", "resume", "always" or "never": see the rule above
 TEST_MODE = False     # True: fast smoke run (1 epoch, ~64 images, temporary folder)"""),
         new_code_cell("""\
 from cgan.runtime import configure_keras, ensure_backend
@@ -142,9 +157,20 @@ generator, discriminator, params = nb.architecture(cfg)
 generator.summary()
 discriminator.summary()
 params"""),
-        new_markdown_cell("## Train (or load the existing run)\nTraining writes the run folder after every epoch "
-                          "(history, plots, evolution grid, generator, checkpoint); running this cell again "
-                          "resumes from the checkpoint."),
+        new_markdown_cell("## Watch it in TensorBoard\nPer-step losses, D's metrics and the quality scores per "
+                          "epoch, and the evolution grid, from `<run>/tensorboard/`. Started before training, it "
+                          "shows the curves as they come (it refreshes every 30 s). In test mode it only prints the "
+                          "two commands, so CI starts no server. Committed runs carry no TensorBoard logs: their "
+                          "plots are below."),
+        new_code_cell("""\
+# %load_ext tensorboard
+# %tensorboard --logdir <RUN_DIR>/tensorboard
+nb.tensorboard(RUN_DIR, TEST_MODE)"""),
+        new_markdown_cell("## Train (or load the existing run)\nA progress bar per epoch shows images/s, the "
+                          "losses and the time left in the epoch and the run. Training writes the run folder after "
+                          "every epoch (history, plots, evolution grid, generator, checkpoint). The stop button "
+                          "(■, or Ctrl-C) ends it after the current step and keeps the last finished epoch; running "
+                          "this cell again resumes from there, as the rule above says."),
         new_code_cell("""\
 run = nb.train_or_load(cfg, RUN_DIR, TRAIN, TEST_MODE, int(params.loc["total", "parameters"]))
 nb.run_overview(run)"""),

@@ -40,7 +40,7 @@ def test_labels_lists_names(cli):
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "mnist", "--label", "12"], "out of range"),
     (["--dataset", "mnist", "--label", "seven"], "unknown label 'seven'"),
-    (["--dataset", "cifar10", "--label", "cat"], "no shipped generator for 'cifar10'"),
+    (["--dataset", "cifar100", "--label", "apple"], "no shipped generator for 'cifar100'"),
     (["--run", str(SHIPPED), "--dataset", "cifar10", "--label", "1"], "trained on mnist"),
     (["--dataset", "mnist", "--label", "1", "--out", "/nonexistent/dir/x.png"], "cannot write"),
     (["--dataset", "mnist", "--label", "1", "--out", "x.jpg"], "must end in .png or .npz"),
@@ -61,3 +61,18 @@ def test_label_names_resolve_with_suggestions():
     assert resolve_labels("0,2", names) == [0, 2]
     with pytest.raises(LabelError, match="did you mean sunflower"):
         resolve_labels("sunflowr", names)
+
+
+def test_a_grid_of_several_classes_names_them(cli, tmp_path):
+    """`--label all --n 1` is a named grid 10 wide; `--n 3` a row per class with its name at the left."""
+    one = tmp_path / "one.png"
+    assert cli("generate", "--dataset", "mnist", "--label", "all", "--n", 1, "--out", one).returncode == 0
+    grid = np.asarray(Image.open(one).convert("L"))
+    cell = (28 + 2) * 4
+    assert grid.shape[1] == 10 * cell + 2 * 4 and grid.shape[0] > cell  # one row of ten, plus a caption strip
+    assert (grid[cell:, :] < 128).any(), "the caption strip under the cells must hold the class names"
+    rows = tmp_path / "rows.png"
+    assert cli("generate", "--dataset", "mnist", "--label", "0,1", "--n", 3, "--out", rows).returncode == 0
+    grid = np.asarray(Image.open(rows).convert("L"))
+    assert grid.shape[1] > 3 * cell + 2 * 4 and (grid[:, :3] > 200).all()  # a white margin left for the names
+    assert (grid[:, :30] < 128).any(), "the names are drawn in that margin"

@@ -78,6 +78,20 @@ def test_committed_notebook_is_clean_and_parameterised(path):
         assert {"DATASET", "RESULTS_DIR"} <= names and "generator_app" in code[-1].source
 
 
+def test_training_notebooks_state_the_train_rule_and_open_tensorboard():
+    """Issue 13: a TensorBoard cell before training, train's own progress bar (no forced verbose=2), the rule."""
+    for path, nb in load_builder().all_notebooks().items():
+        if not path.stem.startswith("cgan_train_"):
+            continue
+        code = [c.source for c in nb.cells if c.cell_type == "code"]
+        board = next(i for i, source in enumerate(code) if "nb.tensorboard(RUN_DIR, TEST_MODE)" in source)
+        assert "%load_ext tensorboard" in code[board] and "%tensorboard --logdir" in code[board]
+        assert board < next(i for i, source in enumerate(code) if "nb.train_or_load(" in source)
+        assert not any("verbose=2" in source for source in code), path.stem
+        assert '`"resume"`' in nb.cells[parameters_cell_index(nb) - 1].source  # the rule, next to the parameters
+        assert '"resume"' in nb.cells[parameters_cell_index(nb)].source
+
+
 def test_injected_parameters_follow_the_parameters_cell():
     nb = nbformat.read(REPO / "notebooks" / "generate.ipynb", as_version=4)
     injected = inject_parameters(nb, {"DATASET": "mnist"})
@@ -123,6 +137,10 @@ def test_notebook_executes_in_test_mode(path, tmp_path, results_copy, monkeypatc
         summary = json.loads((run / "summary.json").read_text())
         assert summary["epochs_done"] == 1 and summary["status"] == "finished"
         assert f"training into {run}" in text_of(nb)
+        assert f'TensorBoard (test mode): %load_ext tensorboard  then  %tensorboard --logdir "{run}/tensorboard"' \
+            in text_of(nb)  # and no server
+        bars = [text for text in data_of(nb, "text/plain") if "epoch 1/1" in text]
+        assert len(bars) == 1 and "img/s" in bars[0], "one progress bar per epoch (tqdm's widget)"
         assert len(images) >= 4 and data_of(nb, "image/gif")  # plots, the last grid and the GIF
         widget = data_of(nb, "application/vnd.jupyter.widget-view+json")
         assert widget, "the last cell shows the widget"

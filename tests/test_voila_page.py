@@ -127,11 +127,11 @@ def test_pick_a_label_in_the_browser(page_server, browser_page, tmp_path):
     assert three.shape == seven.shape and np.any(three != seven), "label changed, image did not"
     page.screenshot(path=str(tmp_path / "voila_mnist.png"), full_page=True)
 
-    # A second dataset, picked by class name (see tests/generator_runs.py for where its generator comes from).
+    # The second dataset: the shipped, trained CIFAR-10 generator (tests/generator_runs.py), picked by class name.
     ui.run.select_option(value=page_server["second"])
     sync_api.expect(ui.label.locator("option").nth(3)).to_have_text("3: cat", timeout=60_000)
     cat = ui.generate(ui.option_for("cat"), "× cat", tmp_path / "second_cat.png")
     dog = ui.generate(ui.option_for("dog"), "× dog", tmp_path / "second_dog.png")
-    assert cat.std() > 1 and np.any(cat != dog), f"label changed, image did not ({page_server['how']})"
+    assert cat.std() > 10 and np.any(cat != dog), f"label changed, image did not ({page_server['how']})"
     page.screenshot(path=str(tmp_path / "voila_second_dataset.png"), full_page=True)
     print(f"screenshots in {tmp_path}; second dataset: {page_server['how']}")

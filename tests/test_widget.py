@@ -98,7 +98,7 @@ def test_picker_uses_the_run_else_the_shipped_generator(use_results, tmp_path):
 
 def test_generator_for_run_without_any_generator_is_a_clear_error(tmp_path):
     with pytest.raises(RunError, match="train the run first"):
-        generator_for_run(tmp_path, "cifar10")
+        generator_for_run(tmp_path, "cifar100")  # a dataset with no shipped generator yet
 
 
 def test_errors_go_to_the_status_line(use_results):

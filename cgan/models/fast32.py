@@ -22,8 +22,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cgan.models.common import (EMBED_DIM, LEAKY_SLOPE, OUTPUT_DTYPE, conditional_batchnorm, label_channel,
-                                pick, spectral_norm_wrapper, start_size)
+from cgan.models.common import (EMBED_DIM, OUTPUT_DTYPE, conditional_batchnorm, label_channel, pick,
+                                spectral_norm_wrapper, start_size, strided_projection_score)
 
 D_OUTPUT = "score"
 DEFAULTS = dict(g_filters=[128, 64, 32], d_filters=[32, 64, 128], bn_momentum=0.9, spectral_norm=False,
@@ -68,13 +68,5 @@ def build_discriminator(image_shape, num_classes, options):
     x = image
     if pick(options.d_label_input, DEFAULTS["d_label_input"]):
         x = layers.Concatenate(name="d_concat")([image, label_channel(labels, num_classes, image_shape[:2], "d_label")])
-    for i, width in enumerate(widths, start=1):
-        x = normalise(layers.Conv2D(width, 4, strides=2, padding="same", name=f"down{i}_conv"))(x)
-        x = layers.LeakyReLU(LEAKY_SLOPE, name=f"down{i}_act")(x)
-    features = layers.Flatten(name="features")(x)
-    unconditional = normalise(layers.Dense(1, dtype=OUTPUT_DTYPE, name="realness"))(features)
-    label_code = layers.Flatten(name="d_label_flat")(
-        layers.Embedding(num_classes, features.shape[-1], name="projection")(labels))
-    matches_label = layers.Dot(axes=1, dtype=OUTPUT_DTYPE, name="label_match")([label_code, features])
-    return keras.Model([image, labels], layers.Add(dtype=OUTPUT_DTYPE, name="score")([unconditional, matches_label]),
-                       name="fast32_discriminator")
+    score = strided_projection_score(x, labels, num_classes, widths, normalise)
+    return keras.Model([image, labels], score, name="fast32_discriminator")
