@@ -18,7 +18,7 @@ import pandas as pd
 from cgan.config import RunConfig, load_config
 from cgan.runs import REPO_ROOT, RunError, RunFolder, results_root
 
-TEST_MODE = {"epochs": 1, "subset": 64, "batch_size": 64, "eval_samples": 10}
+TEST_MODE = {"epochs": 1, "subset": 64, "batch_size": 64, "eval_samples": 10, "quality_per_class": 2}
 # Test mode does not train models above this size. One CPU epoch of m5 (57.8M parameters) on the smallest
 # stratified CIFAR-100 subset (100 images) took 163 s on this project's 2-core machine (shared with another
 # training) and left a 550 MB run folder (checkpoint with both optimizers); m3/m4 (≈5.5M) need seconds.

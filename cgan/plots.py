@@ -9,7 +9,7 @@ from PIL import Image
 from cgan.runs import atomic_write
 
 
-def _pyplot():
+def agg_pyplot():
     """pyplot on the Agg backend, imported on first use: writing a PNG needs only PIL (fast `cgan generate`)."""
     import matplotlib
 
@@ -87,7 +87,7 @@ def labelled_grid(images: np.ndarray, names, title: str, path) -> None:
     n = len(images)
     cols = min(n, 10)
     rows = -(-n // cols)
-    plt = _pyplot()
+    plt = agg_pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25 + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -108,7 +108,7 @@ def write_gif(frames: list[Path], path, ms_per_frame: int = 400) -> None:
 
 
 def _line_plot(frame, columns, title, ylabel, path, xlabel="epoch"):
-    plt = _pyplot()
+    plt = agg_pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for col in columns:
         if col in frame:
@@ -150,7 +150,7 @@ def training_minutes(frame):
 def plot_quality(frame, path, xlabel: str = "epoch") -> None:
     """FD against its real-data floor, and the [0, 1] scores, on the epochs (or minutes) that were scored."""
     scored = frame.dropna(subset=["quality_fd"])
-    plt = _pyplot()
+    plt = agg_pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     marker = "o" if len(scored) < 30 else None
     left.plot(scored.index, scored["quality_fd"], marker=marker, label="FD (generated vs test)")

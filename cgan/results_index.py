@@ -1,10 +1,12 @@
 """resultados/README.md: an index of every run folder, generated from the folders themselves.
 
     python -m cgan.results_index            # rewrite resultados/README.md (or $CGAN_RESULTS_DIR/README.md)
-    python -m cgan.results_index --stdout   # print it instead
+    python -m cgan.results_index --stdout   # print it instead (the figures are not written then)
 
-Everything in the index is read from each run's summary.json, its files and, when the run was evaluated,
-its metrics.json; nothing is typed by hand.
+Everything in the index is read from each run's summary.json, history.csv, its files and, when the run was
+evaluated, its metrics.json; nothing is typed by hand. It opens with one comparison table per dataset, each
+followed by a figure of label accuracy per epoch (resultados/<dataset>_label_accuracy.png; cgan.results_comparison)
+when a run of that dataset was monitored during training; the sections of every run follow.
 """
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import json
 import sys
 from pathlib import Path
 
+from cgan.results_comparison import (by_dataset, comparison, dig, duration, label_accuracy_curve, number,
+                                     real_column, write_figures)
 from cgan.runs import RunError, RunFolder, results_root, write_text
 
 COMMITTED_MB = 20
-D_METRICS = ("test_d_accuracy", "test_d_f1", "train_d_accuracy", "train_d_f1")
 # (column title, path into metrics.json's "generated" / "real_floor" sections) — see cgan/evaluation/evaluate.py
 QUALITY = (("label accuracy ↑", ("label_accuracy",)), ("FD ↓", ("fd",)), ("KID ↓", ("kid", "mean")),
            ("precision ↑", ("prdc", "precision")), ("recall ↑", ("prdc", "recall")),
@@ -36,7 +39,7 @@ def collect(root=None) -> list[dict]:
             records.append({"path": run.path.relative_to(root), "error": str(exc)})
             continue
         records.append({"path": run.path.relative_to(root), "summary": summary, "metrics": _metrics(run),
-                        "files": _files(run, root)})
+                        "files": _files(run, root), "label_accuracy": label_accuracy_curve(run.history)})
     return records
 
 
@@ -58,25 +61,6 @@ def _files(run: RunFolder, root: Path) -> dict[str, list[Path]]:
             "generator": rel([run.generator_keras] if run.generator_keras.is_file() else [])}
 
 
-def _dig(data, keys):
-    for key in keys:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
-
-
-def _number(value, digits: int = 4) -> str:
-    return "–" if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
-
-
-def _duration(seconds) -> str:
-    if not isinstance(seconds, (int, float)):
-        return "–"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{seconds / 60:.1f} min"
-
-
 def _hardware(env: dict) -> str:
     cpu = f"{env.get('processor', '?')}, {env.get('cpu_count', '?')} cores"
     accelerator = env.get("accelerator", "")
@@ -87,18 +71,6 @@ def _hardware(env: dict) -> str:
 
 def _links(paths, label=None) -> str:
     return ", ".join(f"[{label or p.stem.replace('_', ' ')}]({p.as_posix()})" for p in paths) or "–"
-
-
-def _table_row(record: dict) -> str:
-    s = record["summary"]
-    data = s.get("data", {})
-    images = f"{data.get('train_images', '?')}" + (" (subset)" if data.get("train_is_subset") else "")
-    final = s.get("final_metrics", {})
-    epochs = f"{s.get('epochs_done', '?')}/{s.get('epochs_planned', '?')}"
-    cells = [f"[{record['path'].as_posix()}]({record['path'].as_posix()}/)", s.get("dataset", "?"),
-             s.get("model", "?"), s.get("version", "?"), s.get("status", "?"), epochs, images,
-             _duration(s.get("wall_seconds")), *(_number(final.get(k)) for k in D_METRICS)]
-    return "| " + " | ".join(map(str, cells)) + " |"
 
 
 def _generator_link(paths, root: Path) -> str:
@@ -115,14 +87,15 @@ def _run_section(record: dict, root: Path) -> list[str]:
     params = s.get("params", {})
     lines = [f"### {record['path'].as_posix()}", "",
              (f"- **Status:** {s.get('status', '?')}, {s.get('epochs_done', '?')} of {s.get('epochs_planned', '?')} "
-             f"epochs, wall time {_duration(s.get('wall_seconds'))} (mean epoch "
-             f"{_number(s.get('mean_epoch_seconds'), 1)} s), last update {s.get('updated_utc', '?')}"),
+             f"epochs, wall time {duration(s.get('wall_seconds'))} (mean epoch "
+             f"{number(s.get('mean_epoch_seconds'), 1)} s), last update {s.get('updated_utc', '?')}"),
              (f"- **Data:** {s.get('data', {}).get('train_images', '?')} training images"
              f"{' (a subset)' if s.get('data', {}).get('train_is_subset') else ''}, D metrics on "
              f"{s.get('eval_samples', '?')} real + {s.get('eval_samples', '?')} generated images per split"),
              f"- **Parameters:** G {params.get('generator', '?'):,} + D {params.get('discriminator', '?'):,} = "
              f"{params.get('total', '?'):,}" if params else "- **Parameters:** –",
              f"- **Hardware:** {_hardware(s.get('environment', {}))}",
+             _d_metrics_line(s.get("final_metrics", {})),
              (f"- **Plots:** {_links(files['plots'])}; last grid: {_links(files['last_grid'])}; "
              f"evolution: {_links(files['gif'], 'GIF')}; generator: {_generator_link(files['generator'], root)}")]
     lines += _metrics_lines(record["metrics"])
@@ -131,12 +104,10 @@ def _run_section(record: dict, root: Path) -> list[str]:
     return lines + [""]
 
 
-def _real_column(samples: dict) -> tuple[str, str]:
-    """(title, explanation) of metrics.json's real column: held-out test images, or training images in
-    files written before cgan evaluate switched (its ceiling was inflated: the classifier had seen them)."""
-    if str(samples.get("real_floor_source", "")).startswith("real held-out"):
-        return "real held-out", "real held-out is real test images neither the classifier nor the reference saw"
-    return "real train", "real train is real training images, which the classifier saw: an inflated ceiling"
+def _d_metrics_line(final: dict) -> str:
+    return (f"- **D after the last epoch:** test accuracy {number(final.get('test_d_accuracy'))}, F1 "
+            f"{number(final.get('test_d_f1'))}; train accuracy {number(final.get('train_d_accuracy'))}, F1 "
+            f"{number(final.get('train_d_f1'))}")
 
 
 def _metrics_lines(metrics: dict | None) -> list[str]:
@@ -147,41 +118,45 @@ def _metrics_lines(metrics: dict | None) -> list[str]:
         return [f"- **Quality metrics:** metrics.json present but not readable here ({problem})"]
     samples = metrics.get("samples", {})
     generator = metrics.get("generator", {})
-    title, meaning = _real_column(samples)
+    title, meaning = real_column(samples)
     lines = [(f"- **Quality metrics** (metrics.json, {samples.get('generated', '?')} generated images, generator "
               f"after epoch {generator.get('epochs_done', '?')}; {meaning}, scored the same way):"),
              "", f"  | metric | generated | {title} |", "  | --- | --- | --- |"]
     for title, keys in QUALITY:
-        generated, floor = _dig(metrics, ("generated", *keys)), _dig(metrics, ("real_floor", *keys))
+        generated, floor = dig(metrics, ("generated", *keys)), dig(metrics, ("real_floor", *keys))
         if generated is not None:
-            lines.append(f"  | {title} | {_number(generated)} | {_number(floor)} |")
+            lines.append(f"  | {title} | {number(generated)} | {number(floor)} |")
     fid = metrics.get("inception_fid", {})
     if isinstance(fid, dict) and "value" in fid:
-        lines.append(f"  | Inception FID ↓ | {_number(fid['value'], 3)} | – |")
+        lines.append(f"  | Inception FID ↓ | {number(fid['value'], 3)} | – |")
     return lines
 
 
 def render(records: list[dict], root: Path) -> str:
     header = ["# Run folders", "",
-              ("Generated by `python -m cgan.results_index` from each folder's summary.json (and metrics.json when the "
-              "run was evaluated); do not edit by hand. D metrics are the discriminator's accuracy and F1 after the "
-              "last finished epoch, real images as the positive class."), ""]
+              ("Generated by `python -m cgan.results_index` from each folder's summary.json, history.csv and "
+               "metrics.json (when the run was evaluated); do not edit by hand."), "", "## Comparison", "",
+              ("One table per dataset. D acc / F1: the discriminator after the last finished epoch, real images as the "
+               "positive class. Label accuracy (the domain classifier's), FD in its features and coverage come from "
+               "`cgan evaluate` (metrics.json) at the N and generator epoch given; the bracket is the same score of "
+               "real held-out images. – : not evaluated."), ""]
     if not records:
         return "\n".join(header + ["No run folders yet.", ""])
-    good = [r for r in records if "summary" in r]
-    table = [("| run | dataset | model | version | status | epochs | train images | wall time | test D acc "
-             "| test D F1 | train D acc | train D F1 |"), "|" + " --- |" * 12]
-    table += [_table_row(r) for r in good]
+    grouped = by_dataset([r for r in records if "summary" in r])
+    good = [r for runs in grouped.values() for r in runs]  # the run sections follow the tables' order
+    tables = [line for dataset, runs in grouped.items() for line in comparison(dataset, runs)]
     broken = [f"- {r['path'].as_posix()}: {r['error']}" for r in records if "error" in r]
     sections = [line for r in good for line in _run_section(r, root)]
-    return "\n".join(header + table + [""] + (["Unreadable folders:", *broken, ""] if broken else [])
+    return "\n".join(header + tables + (["Unreadable folders:", *broken, ""] if broken else [])
                      + ["## Runs", ""] + sections)
 
 
 def write_index(root=None) -> Path:
     root = Path(root) if root else results_root()
     path = root / "README.md"
-    write_text(path, render(collect(root), root))
+    records = collect(root)
+    write_figures(records, root)
+    write_text(path, render(records, root))
     return path
 
 

@@ -57,7 +57,7 @@ def _prepare_folder(run: RunFolder, cfg: RunConfig, overwrite: bool) -> int:
         if (run.summary.is_file() or run.history.is_file()) and not _interrupted_in_first_epoch(run):
             raise RunError(f"{run.path} holds a run without a checkpoint to resume; pass --overwrite or another --out")
         return 0
-    if run.config.is_file() and not _only_epochs_differ(run, cfg):
+    if run.config.is_file() and not _only_schedule_differs(run, cfg):
         raise RunError(f"{run.path} holds a run with a different config; pass --overwrite or another --out")
     if done >= cfg.epochs:
         raise RunError(f"{run.path} already holds a finished run ({done} epochs); pass --overwrite, "
@@ -74,12 +74,17 @@ def _interrupted_in_first_epoch(run: RunFolder) -> bool:
     return summary.get("status") == "interrupted" and summary.get("epochs_done") == 0
 
 
-def _only_epochs_differ(run: RunFolder, cfg: RunConfig) -> bool:
+# Fields a resumed run may change: how long it trains and how often it is watched, not what it learns.
+# (Quality monitoring added to a half-done run scores its remaining epochs; its earlier rows stay blank.)
+RESUMABLE_CHANGES = ("epochs", "quality_every", "quality_per_class")
+
+
+def _only_schedule_differs(run: RunFolder, cfg: RunConfig) -> bool:
     try:
         previous = load_config(run.config)
     except ConfigError:
         return False
-    return previous.with_overrides(epochs=cfg.epochs) == cfg
+    return previous.with_overrides(**{field: getattr(cfg, field) for field in RESUMABLE_CHANGES}) == cfg
 
 
 def _past_rows(path: Path, done: int) -> pd.DataFrame | None:

@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from cgan.generate import LabelError, default_run, resolve_labels
+from cgan.runs import RunError
 
 SHIPPED = default_run("mnist")
 
@@ -40,7 +41,6 @@ def test_labels_lists_names(cli):
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "mnist", "--label", "12"], "out of range"),
     (["--dataset", "mnist", "--label", "seven"], "unknown label 'seven'"),
-    (["--dataset", "cifar100", "--label", "apple"], "no shipped generator for 'cifar100'"),
     (["--run", str(SHIPPED), "--dataset", "cifar10", "--label", "1"], "trained on mnist"),
     (["--dataset", "mnist", "--label", "1", "--out", "/nonexistent/dir/x.png"], "cannot write"),
     (["--dataset", "mnist", "--label", "1", "--out", "x.jpg"], "must end in .png or .npz"),
@@ -52,6 +52,17 @@ def test_bad_generate_input_is_one_line_exit_2(cli, tmp_path, args, message):
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_dataset_without_a_shipped_generator_is_a_clear_error(cli, tmp_path, monkeypatch):
+    from cgan import generate
+    monkeypatch.delitem(generate.SHIPPED_RUNS, "cifar100", raising=False)  # as before its run shipped
+    with pytest.raises(RunError, match="no shipped generator for 'cifar100' yet; train one and pass --run"):
+        generate.default_run("cifar100")
+    # A results folder without the shipped run (CGAN_RESULTS_DIR elsewhere, a partial clone): one line, exit 2.
+    result = cli("generate", "--dataset", "mnist", "--label", "1", "--out", tmp_path / "x.png",
+                 env={"CGAN_RESULTS_DIR": str(tmp_path)})
+    assert result.returncode == 2 and "is not a run folder" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_label_names_resolve_with_suggestions():

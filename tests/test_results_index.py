@@ -26,8 +26,15 @@ METRICS = {"samples": {"generated": 1000}, "generator": {"epochs_done": 3},
            "inception_fid": {"skipped": "turned off"}}
 
 
+HELD_OUT = {"per_class": 100, "generated": 1000, "real_floor_source": "real held-out: test images"}
+# history.csv of a run with config quality_every = 2: the odd epochs leave the quality columns empty
+MONITORED = "epoch,d_loss,quality_label_accuracy,quality_fd\n1,0.7,,\n2,0.6,0.25,40.0\n3,0.6,,\n4,0.5,0.5,20.0\n"
+UNMONITORED = "epoch,d_loss\n1,0.7\n2,0.6\n"
+
+
 def make_run(root, key, summary, metrics=None, files=("plots/loss_per_epoch.png", "evolution/epoch_001.png",
-                                                       "evolution/epoch_003.png", "evolution.gif", "generator.keras")):
+                                                       "evolution/epoch_003.png", "evolution.gif", "generator.keras"),
+             history=None):
     folder = root / key
     for name in files:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +42,18 @@ def make_run(root, key, summary, metrics=None, files=("plots/loss_per_epoch.png"
     (folder / "summary.json").write_text(json.dumps(summary) if isinstance(summary, dict) else summary)
     if metrics is not None:
         (folder / "metrics.json").write_text(json.dumps(metrics))
+    if history is not None:
+        (folder / "history.csv").write_text(history)
     return folder
+
+
+def run_of(dataset, name, **changes):
+    model, version = name.split("_")
+    return dict(SUMMARY, dataset=dataset, model=model, version=version, **changes)
+
+
+def render(root):
+    return results_index.render(results_index.collect(root), root)
 
 
 @pytest.fixture
@@ -48,17 +66,85 @@ def root(tmp_path):
     return tmp_path
 
 
-def test_index_lists_every_run_with_its_facts(root):
-    text = results_index.render(results_index.collect(root), root)
-    assert "| [cifar100/m3_v1](cifar100/m3_v1/) | cifar100 | m3 | v1 | finished | 3/3 | 12000 (subset) | 2 h 03 min " \
-           "| 0.6123 | 0.5000 | 0.7000 | 0.6500 |" in text
-    assert "| [mnist/m1_v2](mnist/m1_v2/) | mnist | m1 | v2 | running | 1/20 | 60000 | 5.7 min |" in text
+def test_index_opens_with_one_comparison_table_per_dataset(root):
+    text = render(root)
+    header = ("| model | version | epochs | train images | wall time | hardware | test D acc | test D F1 "
+              "| eval N, generator epoch | label accuracy ↑ | FD ↓ | coverage ↑ |")
+    assert text.count(header) == 2  # mnist and cifar100; the unreadable cifar10 folder has no table
+    # mnist first, then cifar10/cifar100, whatever the alphabet says; the tables come before the run sections
+    assert text.index("### mnist\n") < text.index("### cifar100\n") < text.index("## Runs") < text.index("### mnist/m1_v2")
+    # the old table (status and train D columns, run paths as the first column) is gone
+    assert "| run | dataset |" not in text and "[cifar100/m3_v1](cifar100/m3_v1/)" not in text
+    # METRICS has no real_floor_source: its real column is training images, marked as an inflated ceiling
+    assert ("| [m3](cifar100/m3_v1/) | v1 | 3/3 | 12000 (subset) | 2 h 03 min | 2-core CPU, torch | 0.6123 | 0.5000 "
+            "| 1000, epoch 3 | 0.123 (ceiling 0.900 †) | 55.5 (floor 3.25 †) | 0.150 (real 0.900 †) |") in text
+    assert "† real column scored on training images" in text
+    assert ("| [m1](mnist/m1_v2/) | v2 | 1/20 (running) | 60000 | 5.7 min | 2-core CPU, torch | 0.6123 | 0.5000 "
+            "| – | – | – | – |") in text  # not evaluated
     assert "cifar10/m5_v1: " in text and "is corrupt" in text  # unreadable folders are named, not skipped
     assert "G 4,404,427 + D 1,105,993 = 5,510,420" in text and "AMD EPYC, 2 cores; Keras 3.15.1 on torch" in text
+    # the train D metrics were only in the old table: they stay in the run's section
+    assert "test accuracy 0.6123, F1 0.5000; train accuracy 0.7000, F1 0.6500" in text.split("### cifar100/m3_v1")[1]
+
+
+def test_table_gives_eval_n_hardware_and_fd_with_its_floor(tmp_path):
+    gpu = dict(SUMMARY["environment"], accelerator="NVIDIA H200", backend="tensorflow")
+    make_run(tmp_path, "cifar10/big_v1", run_of("cifar10", "big_v1", environment=gpu, label_mode="coarse"),
+             dict(METRICS, samples=HELD_OUT, generator={"epochs_done": 2}))
+    make_run(tmp_path, "svhn/a_v1", run_of("svhn", "a_v1"))
+    text = render(tmp_path)
+    assert ("| [big](cifar10/big_v1/) (coarse labels) | v1 | 3/3 | 12000 (subset) | 2 h 03 min "
+            "| NVIDIA H200, tensorflow | 0.6123 | 0.5000 | 1000 (100/class), epoch 2 | 0.123 (ceiling 0.900) "
+            "| 55.5 (floor 3.25) | 0.150 (real 0.900) |") in text  # the eval is of epoch 2, the run reached 3
+    assert "one common N = 1000 generated images" in text and "†" not in text
+    assert text.index("### cifar10\n") < text.index("### svhn\n")  # other datasets after the known ones
+    assert "No run of this dataset has been evaluated yet" in text.split("### svhn\n")[1]
+
+
+def test_runs_evaluated_at_different_n_are_flagged(tmp_path):
+    make_run(tmp_path, "mnist/a_v1", run_of("mnist", "a_v1"), dict(METRICS, samples=HELD_OUT))
+    make_run(tmp_path, "mnist/b_v1", run_of("mnist", "b_v1"),
+             dict(METRICS, samples=dict(HELD_OUT, per_class=1000, generated=10000)))
+    make_run(tmp_path, "mnist/c_v1", run_of("mnist", "c_v1"), dict(METRICS, samples=HELD_OUT))
+    make_run(tmp_path, "mnist/d_v1", run_of("mnist", "d_v1"))  # not evaluated: in no N group
+    make_run(tmp_path, "cifar10/e_v1", run_of("cifar10", "e_v1"), dict(METRICS, samples=HELD_OUT))
+    text = render(tmp_path)
+    mnist, cifar10 = text.split("### mnist\n")[1].split("### cifar10\n")
+    assert "**Warning: the mnist runs were evaluated at different N** (N = 1000: a_v1, c_v1; N = 10000: b_v1)" in mnist
+    assert "| 10000 (1000/class), epoch 3 |" in mnist and "| 1000 (100/class), epoch 3 |" in mnist
+    assert "different N" not in cifar10 and "one common N = 1000" in cifar10  # a single run is its own common N
+
+
+def test_label_accuracy_figure_only_for_datasets_with_monitored_runs(tmp_path):
+    make_run(tmp_path, "cifar10/watched_v1", run_of("cifar10", "watched_v1"), dict(METRICS, samples=HELD_OUT),
+             history=MONITORED)
+    make_run(tmp_path, "cifar10/plain_v1", run_of("cifar10", "plain_v1"), history=UNMONITORED)
+    make_run(tmp_path, "mnist/plain_v2", run_of("mnist", "plain_v2"), history=UNMONITORED)
+    assert results_index.main(["--root", str(tmp_path)]) == 0
+    figure = tmp_path / "cifar10_label_accuracy.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size < 100_000
+    assert not (tmp_path / "mnist_label_accuracy.png").exists()
+    text = (tmp_path / "README.md").read_text()
+    cifar10 = text.split("### cifar10\n")[1].split("## Runs")[0]
+    assert "![label accuracy per epoch, cifar10](cifar10_label_accuracy.png)" in cifar10
+    assert "Dashed: real held-out ceiling (watched_v1 eval, N = 1000)" in cifar10
+    assert "Monitored: watched_v1. Not monitored: plain_v1." in cifar10
+    mnist = text.split("### mnist\n")[1].split("### cifar10\n")[0]
+    assert "No label-accuracy figure" in mnist and "Not monitored: plain_v2." in mnist and ".png" not in mnist
+    assert all((tmp_path / link).exists() for link in re.findall(r"\]\(([^)]+)\)", text))
+    before = figure.read_bytes()
+    results_index.main(["--root", str(tmp_path)])
+    assert figure.read_bytes() == before  # deterministic: regenerating changes nothing
+
+
+def test_the_figure_skips_unscored_epochs(tmp_path):
+    make_run(tmp_path, "mnist/a_v1", SUMMARY, history=MONITORED)
+    (curve,) = [r["label_accuracy"] for r in results_index.collect(tmp_path)]
+    assert curve.to_dict() == {2: 0.25, 4: 0.5}
 
 
 def test_quality_metrics_appear_only_where_evaluated(root):
-    text = results_index.render(results_index.collect(root), root)
+    text = render(root)
     assert "| FD ↓ | 55.5000 | 3.2500 |" in text and "| KID ↓ | 0.0421 | 0.0010 |" in text
     assert "| coverage ↑ | 0.1500 | 0.9000 |" in text and "Inception FID" not in text
     mnist_section = text.split("### mnist/m1_v2")[1]

@@ -188,3 +188,19 @@ def test_each_epoch_order_depends_on_seed_and_epoch_only():
     assert [resumed[i][1].tolist() for i in range(3)] == epoch_2
     assert sorted(sum(epoch_2, [])) == list(range(10))
     assert epoch_2 != [fresh[i][1].tolist() for i in range(3)], "each epoch has its own order"
+
+
+def test_a_resume_may_add_quality_monitoring_but_not_change_training(tmp_path, data_dir, monkeypatch):
+    """Issue 12 resumes half-done zoo runs with `quality_every` added; anything that changes learning is refused."""
+    from cgan.runs import RunError
+    monkeypatch.setenv("CGAN_DATA_DIR", str(data_dir))
+    out = tmp_path / "run"
+    cfg = load_config(tiny_config(tmp_path)).with_overrides(epochs=1)
+    train(cfg, out=out, verbose=0, tensorboard=False)
+    with pytest.raises(RunError, match="different config"):
+        train(cfg.with_overrides(epochs=2, batch_size=cfg.batch_size * 2), out=out, verbose=0, tensorboard=False)
+    train(cfg.with_overrides(epochs=2, quality_every=1, quality_per_class=2), out=out, verbose=0, tensorboard=False)
+    history = pd.read_csv(out / "history.csv")
+    assert list(history["epoch"]) == [1, 2]
+    assert np.isnan(history["quality_label_accuracy"][0]) and 0 <= history["quality_label_accuracy"][1] <= 1
+    assert "quality_every = 1" in (out / "config.toml").read_text()

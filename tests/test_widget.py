@@ -84,7 +84,7 @@ def test_app_can_be_limited_to_one_dataset(use_results):
     assert "No generator found" in generator_app("cifar100").value
 
 
-def test_picker_uses_the_run_else_the_shipped_generator(use_results, tmp_path):
+def test_picker_uses_the_run_else_the_shipped_generator(use_results, tmp_path, monkeypatch):
     root, _mnist, cifar = use_results
     own = label_picker(root / cifar, "cifar10")
     assert own.status.value == "" and own.generator.dataset == "cifar10"
@@ -92,13 +92,15 @@ def test_picker_uses_the_run_else_the_shipped_generator(use_results, tmp_path):
     assert f"showing the shipped {SHIPPED_RUNS['mnist']}" in fallback.status.value
     fallback.button.click()
     assert pixels(fallback.image.value).std() > 10
+    monkeypatch.delitem(SHIPPED_RUNS, "cifar100", raising=False)  # a dataset with no shipped generator
     nothing = label_picker(tmp_path / "empty_run", "cifar100")
     assert "has no shipped one" in nothing.value
 
 
-def test_generator_for_run_without_any_generator_is_a_clear_error(tmp_path):
+def test_generator_for_run_without_any_generator_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delitem(SHIPPED_RUNS, "cifar100", raising=False)  # a dataset with no shipped generator
     with pytest.raises(RunError, match="train the run first"):
-        generator_for_run(tmp_path, "cifar100")  # a dataset with no shipped generator yet
+        generator_for_run(tmp_path, "cifar100")
 
 
 def test_errors_go_to_the_status_line(use_results):
