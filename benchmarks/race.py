@@ -19,11 +19,15 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from benchmarks import report
+from cgan.plots import training_minutes
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["config", "dataset", "train_images", "backend", "threads", "budget_s", "train_wall_s", "images_seen", "img_per_s", "epochs",
-           "label_accuracy", "fd", "fd_floor", "kid", "precision", "recall", "density", "coverage", "per_class"]
+           "label_accuracy", "fd", "fd_floor", "kid", "precision", "recall", "density", "coverage", "per_class",
+           "quality_every", "target", "target_epoch", "target_s"]
 
 
 def _cgan(args: list[str], env: dict, log) -> None:
@@ -33,17 +37,45 @@ def _cgan(args: list[str], env: dict, log) -> None:
     subprocess.run(command, check=True, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def parse_target(text: str) -> tuple[float, float]:
+    """'0.97:5' → (label accuracy to reach, FD ratio to its floor to get under)."""
+    try:
+        accuracy, ratio = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--target wants LABEL_ACC:FD_RATIO such as 0.97:5, got {text!r}") from None
+    return accuracy, ratio
+
+
+def time_to_target(history: pd.DataFrame, accuracy: float, ratio: float) -> tuple[int, float] | None:
+    """(epoch, training seconds) of the first scored epoch with label accuracy ≥ `accuracy` and FD ≤ `ratio` ×
+    its floor, from the `quality_*` columns (same N on both sides); None if no scored epoch got there."""
+    if "quality_fd" not in history:
+        return None
+    seconds = training_minutes(history) * 60.0
+    hit = (history["quality_label_accuracy"] >= accuracy) & (history["quality_fd"] <= ratio * history["quality_fd_floor"])
+    if not hit.any():
+        return None
+    first = hit.idxmax()
+    return int(history.loc[first, "epoch"]), float(seconds[first])
+
+
 def race_one(config: str, args, env: dict, log) -> dict:
     run = Path(args.runs) / Path(config).parent.name / Path(config).stem
     if not args.rescore:
+        quality = ["--quality-every", str(args.quality_every)] if args.quality_every else []
         _cgan(["train", "--config", config, "--out", str(run), "--overwrite", "--time-budget", str(args.budget),
-               "--print-every", "0"], env, log)
+               "--print-every", "0", *quality], env, log)
     _cgan(["evaluate", "--run", str(run), "--per-class", str(args.per_class), "--no-inception"], env, log)
     summary = json.loads((run / "summary.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     scores, prdc = metrics["generated"], metrics["generated"]["prdc"]
     train_wall = float(summary["wall_seconds"])
     images = int(summary["images_seen"])
+    target = {}
+    if args.target:
+        reached = time_to_target(pd.read_csv(run / "history.csv"), *args.target)
+        target = {"target": "{}:{}".format(*args.target), "target_epoch": reached[0] if reached else "",
+                  "target_s": round(reached[1]) if reached else "never"}
     return {"config": config, "dataset": summary["dataset"], "train_images": summary["data"]["train_images"],
             "backend": summary["environment"]["backend"],
             "threads": env.get("OMP_NUM_THREADS", ""), "budget_s": args.budget, "train_wall_s": round(train_wall),
@@ -52,7 +84,7 @@ def race_one(config: str, args, env: dict, log) -> dict:
             "label_accuracy": round(scores["label_accuracy"], 4), "fd": round(scores["fd"], 2),
             "fd_floor": round(metrics["real_floor"]["fd"], 2), "kid": round(scores["kid"]["mean"], 2),
             **{k: round(prdc[k], 3) for k in ("precision", "recall", "density", "coverage")},
-            "per_class": args.per_class}
+            "per_class": args.per_class, "quality_every": args.quality_every or "", **target}
 
 
 def markdown(rows, machine: dict, args) -> str:
@@ -61,6 +93,10 @@ def markdown(rows, machine: dict, args) -> str:
               f"{r['label_accuracy']:.3f}", f"{r['fd']:.2f} ({r['fd_floor']:.2f})", f"{r['kid']:.2f}",
               f"{r['precision']:.2f} / {r['recall']:.2f}", f"{r['density']:.2f} / {r['coverage']:.2f}"]
              for r in rows]
+    if args.target:
+        header.append(f"first epoch at label acc. ≥ {args.target[0]:g} and FD ≤ {args.target[1]:g}× floor")
+        for line, r in zip(lines, rows):
+            line.append(f"epoch {r['target_epoch']}, {r['target_s']} s" if r["target_epoch"] != "" else "not reached")
     data = ", ".join(sorted({f"{r['dataset']} ({r['train_images']:,} training images"
                              f"{', a stratified subset' if r['dataset'] != 'mnist' else ''})" for r in rows}))
     return (f"Measured {machine['date_utc']} on {machine['cpu']} ({machine['cores']} cores, no GPU), one config "
@@ -82,6 +118,10 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="race", help="results/<name>.csv and the README block name")
     parser.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="folder for <name>.csv")
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--quality-every", type=int, default=0,
+                        help="score quality every K epochs while training (history.csv), e.g. for --target")
+    parser.add_argument("--target", type=parse_target,
+                        help="LABEL_ACC:FD_RATIO: report the first scored epoch (and training seconds) that reaches both")
     parser.add_argument("--rescore", action="store_true",
                         help="skip training: score the runs already in --runs again (e.g. after a classifier retrain)")
     args = parser.parse_args(argv)

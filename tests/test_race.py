@@ -41,3 +41,22 @@ def test_rescore_scores_existing_runs_without_training(tmp_path, data_dir):
     with open(tmp_path / "again.csv") as f:
         row = next(csv.DictReader(line for line in f if not line.startswith("#")))
     assert int(row["per_class"]) == 4 and int(row["images_seen"]) == json.loads(summary_before)["images_seen"]
+
+
+def test_time_to_target_is_the_first_scored_epoch_that_meets_both_conditions():
+    import pandas as pd
+    import pytest
+    from benchmarks.race import parse_target, time_to_target
+
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "train_seconds": [60.0, 60.0, 60.0, 60.0],
+                            "eval_seconds": [1.0] * 4, "quality_seconds": [2.0, None, 2.0, 2.0],
+                            # epoch 2 unscored; epoch 3 has the accuracy but FD 6× its floor; epoch 4 meets both
+                            "quality_label_accuracy": [0.90, None, 0.975, 0.98],
+                            "quality_fd": [20.0, None, 12.0, 9.0], "quality_fd_floor": [2.0, None, 2.0, 2.0]})
+    assert time_to_target(history, 0.97, 5) == (4, pytest.approx(63.0 + 61.0 + 63.0 + 63.0))
+    assert time_to_target(history, 0.97, 6) == (3, pytest.approx(63.0 + 61.0 + 63.0))
+    assert time_to_target(history, 0.99, 5) is None
+    assert time_to_target(history.drop(columns=["quality_fd"]), 0.5, 100) is None  # not monitored
+    assert parse_target("0.97:5") == (0.97, 5.0)
+    with pytest.raises(Exception, match="LABEL_ACC:FD_RATIO"):
+        parse_target("0.97")
