@@ -18,6 +18,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from cgan.findings import FINDINGS, NOTEBOOK_FINDINGS
+
 REPO = Path(__file__).resolve().parents[1]
 GITHUB_REPO = "cgan-lab/cgan-lab"  # owner/name on GitHub: the Colab badge and the install cell's REPO_URL
 TRAINING = [("mnist", "m1", "v2"), ("mnist", "m3", "v1"), ("cifar100", "m3", "v1"), ("cifar100", "m4", "v1"),
@@ -113,6 +115,27 @@ whoever made the run; else load it. This is how a committed run that stopped ear
 - `"never"`: only load."""
 
 
+def findings_cells(dataset: str, model: str) -> list:
+    """Issue 12: the original project's findings for this notebook and a table of what our runs say."""
+    keys = NOTEBOOK_FINDINGS.get((dataset, model), ())
+    if not keys:
+        return []
+    quoted = "\n".join(f"> {FINDINGS[key]}" + ("\n>" if i < len(keys) - 1 else "") for i, key in enumerate(keys))
+    return [
+        new_markdown_cell(f"## Findings of the original project, checked on our runs\nThe original project wrote:"
+                          f"\n\n{quoted}\n\nThe table checks each finding on the runs in `resultados/` (or "
+                          "`$CGAN_RESULTS_DIR`), not on `OUTPUT_DIR`, with the numbers behind each verdict. D "
+                          "overfitting is measured as D's accuracy on real training images pulling away from its "
+                          "accuracy on real test images (`train_d_accuracy − test_d_accuracy`, the generated half "
+                          "drawn alike). A run not trained yet, or too short to judge, says so."),
+        new_code_cell(f"""\
+from IPython.display import Markdown
+from cgan.findings import report
+
+Markdown(report(("{dataset}", "{model}")))"""),
+    ]
+
+
 def training_notebook(dataset: str, model: str, version: str):
     name = f"cgan_train_{model}_{dataset}"
     title = DATASET_TITLES[dataset]
@@ -181,6 +204,7 @@ for caption, path in media:
     display(Markdown(f"**{caption}** (`{path.name}`)"), Image(filename=str(path)))
 if not media:
     print(f"{run.path} has no plots yet")"""),
+        *findings_cells(dataset, model),
         new_markdown_cell("## Pick a label, get an image\nUses this run's generator, or the shipped one for the "
                           "dataset when the run has none (and says so). This cell also works on its own, in a "
                           "fresh kernel."),
