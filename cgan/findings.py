@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cgan.config import RunConfig
 from cgan.results_comparison import dig
 from cgan.runs import REPO_ROOT, RunFolder, results_root
 
@@ -116,10 +117,10 @@ def quality_scores(runs: list[RunFolder], histories: list[pd.DataFrame]) -> tupl
     if any(s.empty for s in scored):
         missing = next(_name(r) for r, s in zip(runs, scored) if s.empty)
         raise NotMeasured(f"not yet measured: {missing} has no quality scores (no metrics.json, no quality columns)")
-    per_class = [tomllib.loads(r.config.read_text()).get("quality_per_class", 50) if r.config.is_file() else None
+    default = RunConfig.model_fields["quality_per_class"].default  # config.toml may predate the field
+    per_class = [tomllib.loads(r.config.read_text()).get("quality_per_class", default) if r.config.is_file() else None
                  for r in runs]
-    classes = [dig(json.loads(r.summary.read_text()), ("num_classes",)) if r.summary.is_file() else None
-               for r in runs]
+    classes = [r.read_summary().get("num_classes") if r.summary.is_file() else None for r in runs]
     if None in per_class + classes:
         raise NotMeasured("not yet measured: the quality scores' sample size is unknown (no config.toml or "
                           "summary.json)")
