@@ -27,7 +27,7 @@ from cgan.plots import training_minutes
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["config", "dataset", "train_images", "backend", "threads", "budget_s", "train_wall_s", "images_seen", "img_per_s", "epochs",
            "label_accuracy", "fd", "fd_floor", "kid", "precision", "recall", "density", "coverage", "per_class",
-           "quality_every", "target", "target_epoch", "target_s"]
+           "quality_every", "target", "target_epoch", "target_s", "measured_utc"]
 
 
 def _cgan(args: list[str], env: dict, log) -> None:
@@ -84,7 +84,19 @@ def race_one(config: str, args, env: dict, log) -> dict:
             "label_accuracy": round(scores["label_accuracy"], 4), "fd": round(scores["fd"], 2),
             "fd_floor": round(metrics["real_floor"]["fd"], 2), "kid": round(scores["kid"]["mean"], 2),
             **{k: round(prdc[k], 3) for k in ("precision", "recall", "density", "coverage")},
-            "per_class": args.per_class, "quality_every": args.quality_every or "", **target}
+            "per_class": args.per_class, "quality_every": args.quality_every or "", **target,
+            "measured_utc": report.describe_machine()["date_utc"]}
+
+
+def finished_rows(path: Path, args) -> dict:
+    """config → its row in an earlier <name>.csv, for the rows raced with this budget, N and backend."""
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path, comment="#")
+    table = table.astype(object).where(table.notna(), "")
+    same = ((table["budget_s"].astype(float) == args.budget) & (table["per_class"].astype(int) == args.per_class)
+            & (table["backend"] == (args.backend or table["backend"])))
+    return {row["config"]: row for row in table[same].to_dict("records")}
 
 
 def markdown(rows, machine: dict, args) -> str:
@@ -97,9 +109,13 @@ def markdown(rows, machine: dict, args) -> str:
         header.append(f"first epoch at label acc. ≥ {args.target[0]:g} and FD ≤ {args.target[1]:g}× floor")
         for line, r in zip(lines, rows):
             line.append(f"epoch {r['target_epoch']}, {r['target_s']} s" if r["target_epoch"] != "" else "not reached")
+    dates = sorted({str(r.get("measured_utc") or machine["date_utc"])[:10] for r in rows})
+    header.append("measured (UTC)")  # --resume may join legs raced in different sessions
+    for line, r in zip(lines, rows):
+        line.append(str(r.get("measured_utc") or "").replace("T", " ").split("+")[0])
     data = ", ".join(sorted({f"{r['dataset']} ({r['train_images']:,} training images"
                              f"{', a stratified subset' if r['dataset'] != 'mnist' else ''})" for r in rows}))
-    return (f"Measured {machine['date_utc']} on {machine['cpu']} ({machine['cores']} cores, no GPU), one config "
+    return (f"Measured {' and '.join(dates)} on {machine['cpu']} ({machine['cores']} cores, no GPU), one config "
             f"after the other. Budget: {args.budget:g} s of training wall clock each on {data}, "
             f"per-epoch evaluation and saving included; then `cgan evaluate` with {args.per_class} images per "
             f"class (FD/KID in the dataset classifier's feature space; floor = real images).\n\n"
@@ -124,6 +140,8 @@ def main(argv=None) -> int:
                         help="LABEL_ACC:FD_RATIO: report the first scored epoch (and training seconds) that reaches both")
     parser.add_argument("--rescore", action="store_true",
                         help="skip training: score the runs already in --runs again (e.g. after a classifier retrain)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows of <name>.csv already raced with this budget, N and backend; race the rest")
     args = parser.parse_args(argv)
     for config in args.config:
         if not Path(config).is_file():
@@ -135,8 +153,13 @@ def main(argv=None) -> int:
     rows = []
     out = Path(args.results) / f"{args.name}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix(".log"), "w") as log:
+    done = finished_rows(out, args) if args.resume else {}
+    with open(out.with_suffix(".log"), "a" if args.resume else "w") as log:
         for config in args.config:
+            if config in done:
+                rows.append(done[config])
+                print(f"{config}: kept its row of {done[config]['measured_utc'] or 'an earlier race'}", flush=True)
+                continue
             rows.append(race_one(config, args, env, log))
             print(json.dumps(rows[-1]), flush=True)
             report.write_csv(rows, out, machine, time.perf_counter() - started, columns=COLUMNS)

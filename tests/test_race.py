@@ -60,3 +60,37 @@ def test_time_to_target_is_the_first_scored_epoch_that_meets_both_conditions():
     assert parse_target("0.97:5") == (0.97, 5.0)
     with pytest.raises(Exception, match="LABEL_ACC:FD_RATIO"):
         parse_target("0.97")
+
+
+def test_resume_keeps_finished_legs_and_races_the_rest(tmp_path, data_dir):
+    env = dict(os.environ, CGAN_DATA_DIR=str(data_dir), TF_CPP_MIN_LOG_LEVEL="3")
+    args = [sys.executable, "-m", "benchmarks.race", "--budget", "1", "--per-class", "2", "--threads", "1",
+            "--runs", str(tmp_path / "runs"), "--results", str(tmp_path), "--name", "legs", "--no-readme"]
+    first = subprocess.run([*args, "--config", "configs/mnist/fast_v1.toml"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    kept_summary = (tmp_path / "runs" / "mnist" / "fast_v1" / "summary.json").read_text()
+    with open(tmp_path / "legs.csv") as f:
+        kept_row = next(csv.DictReader(line for line in f if not line.startswith("#")))
+    both = subprocess.run([*args, "--resume", "--config", "configs/mnist/fast_v1.toml",
+                           "--config", "configs/mnist/m1_v1.toml"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert both.returncode == 0, both.stderr[-2000:]
+    assert "kept its row" in both.stdout
+    assert (tmp_path / "runs" / "mnist" / "fast_v1" / "summary.json").read_text() == kept_summary  # not retrained
+    assert (tmp_path / "runs" / "mnist" / "m1_v1" / "summary.json").is_file()
+    with open(tmp_path / "legs.csv") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    assert [r["config"] for r in rows] == ["configs/mnist/fast_v1.toml", "configs/mnist/m1_v1.toml"]
+    assert rows[0]["measured_utc"] == kept_row["measured_utc"] and rows[0]["fd"] == kept_row["fd"]
+    import argparse
+    from benchmarks.race import finished_rows, markdown
+    from benchmarks.report import describe_machine
+
+    race = argparse.Namespace(budget=1.0, per_class=2, backend=None, target=None)
+    table = markdown(list(finished_rows(tmp_path / "legs.csv", race).values()), describe_machine(), race)
+    assert "| configs/mnist/m1_v1.toml |" in table and "measured (UTC)" in table
+    # a different budget is a different race: nothing is kept
+    other = subprocess.run([*args, "--resume", "--budget", "2", "--config", "configs/mnist/fast_v1.toml"], cwd=REPO,
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert other.returncode == 0 and "kept its row" not in other.stdout
