@@ -62,7 +62,7 @@ def time_to_target(history: pd.DataFrame, accuracy: float, ratio: float) -> tupl
 def race_one(config: str, args, env: dict, log) -> dict:
     run = Path(args.runs) / Path(config).parent.name / Path(config).stem
     if not args.rescore:
-        quality = ["--quality-every", str(args.quality_every)] if args.quality_every else []
+        quality = [] if args.quality_every is None else ["--quality-every", str(args.quality_every)]
         _cgan(["train", "--config", config, "--out", str(run), "--overwrite", "--time-budget", str(args.budget),
                "--print-every", "0", *quality], env, log)
     _cgan(["evaluate", "--run", str(run), "--per-class", str(args.per_class), "--no-inception"], env, log)
@@ -84,7 +84,7 @@ def race_one(config: str, args, env: dict, log) -> dict:
             "label_accuracy": round(scores["label_accuracy"], 4), "fd": round(scores["fd"], 2),
             "fd_floor": round(metrics["real_floor"]["fd"], 2), "kid": round(scores["kid"]["mean"], 2),
             **{k: round(prdc[k], 3) for k in ("precision", "recall", "density", "coverage")},
-            "per_class": args.per_class, "quality_every": args.quality_every or "", **target,
+            "per_class": args.per_class, "quality_every": "" if args.quality_every is None else args.quality_every, **target,
             "measured_utc": report.describe_machine()["date_utc"]}
 
 
@@ -134,8 +134,9 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="race", help="results/<name>.csv and the README block name")
     parser.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="folder for <name>.csv")
     parser.add_argument("--no-readme", action="store_true")
-    parser.add_argument("--quality-every", type=int, default=0,
-                        help="score quality every K epochs while training (history.csv), e.g. for --target")
+    parser.add_argument("--quality-every", type=int,
+                        help="score quality every K epochs while training (history.csv), e.g. for --target; "
+                             "0: off for every config, so none spends its budget on scoring (default: each config's own)")
     parser.add_argument("--target", type=parse_target,
                         help="LABEL_ACC:FD_RATIO: report the first scored epoch (and training seconds) that reaches both")
     parser.add_argument("--rescore", action="store_true",
