@@ -31,6 +31,10 @@ def test_run_folder_is_complete(trained_run):
         assert col in history and np.isfinite(history[col]).all(), col
     iterations = pd.read_csv(trained_run / "iterations.csv")
     assert len(iterations) == 640 // 128 and iterations["step"].tolist() == [1, 2, 3, 4, 5]
+    # six significant digits at most (a long run's file stays small), and no value lost to the rounding
+    assert all(len(v.replace(".", "").lstrip("-0")) <= 6 for v in (trained_run / "iterations.csv").read_text()
+               .splitlines()[1].split(",")[2:])
+    assert iterations[["d_loss", "g_loss"]].notna().all().all()
     summary = json.loads((trained_run / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["epochs_done"] == 1
     assert summary["data"]["train_images"] == 640 and summary["eval_samples"] == 100
