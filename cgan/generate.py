@@ -20,7 +20,7 @@ import numpy as np
 from cgan.runs import RunError, RunFolder, atomic_write, results_root
 
 # The generator each dataset uses when no --run is given (committed run folders).
-SHIPPED_RUNS = {"mnist": "mnist/fast_v1", "cifar10": "cifar10/fast32_v1"}
+SHIPPED_RUNS = {"mnist": "mnist/fast_v1", "cifar10": "cifar10/fast32_v1", "cifar100": "cifar100/fast32_v1"}
 # Images per model call: at most GENERATE_BATCH (one call on 200,000 images took 23.6 GB), and fewer when the
 # generator's layer outputs for a batch would pass ACTIVATION_BUDGET: summed over its layers, SNGAN's G outputs
 # 16.5 MB per 32×32 image (8 GB for 500), MNIST fast's 0.24 MB.

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from cgan import results_index
-from cgan.runs import results_root
+from cgan.runs import REPO_ROOT, results_root
 
 SUMMARY = {
     "dataset": "cifar100", "model": "m3", "version": "v1", "status": "finished", "epochs_done": 3,
@@ -189,3 +189,24 @@ def test_the_real_results_folder_renders():
     text = results_index.render(records, root)  # read-only: README.md is written by the command, not here
     for record in records:
         assert f"[{record['path'].as_posix()}]" in text or record["path"].as_posix() in text
+
+
+def test_the_committed_index_links_only_committed_files():
+    """resultados/README.md as committed: each relative link is a file git tracks, so a fresh clone has it
+    (per-epoch grids of the long CIFAR runs are git-ignored, but not the last one, which the index links)."""
+    import subprocess
+
+    root = results_root()
+    if root != REPO_ROOT / "resultados":
+        pytest.skip("CGAN_RESULTS_DIR points elsewhere")
+    tracked = subprocess.run(["git", "ls-files", "resultados"], cwd=root.parent, capture_output=True, text=True)
+    if tracked.returncode:
+        pytest.skip("not a git checkout")
+    tracked = set(tracked.stdout.splitlines())
+    text = (root / "README.md").read_text()
+    links = [link for link in re.findall(r"\]\(([^)]+)\)", text) if "://" not in link and not link.startswith("#")]
+    def committed(link: str) -> bool:  # a file, or a run folder that holds one
+        path = f"resultados/{link}"
+        return path in tracked or (path.endswith("/") and any(t.startswith(path) for t in tracked))
+
+    assert links and not [link for link in links if not committed(link)]
