@@ -22,14 +22,13 @@ import csv
 import json
 import os
 import shlex
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from benchmarks import gpu_bundle
+from benchmarks.children import run_child, stop_requested
 from benchmarks.gpu_check import TINY
 from benchmarks.gpu_zoo_return import (PART_BYTES, RETURN_BYTES, RETURN_FILES, UsageError, import_results,
                                        plan_pack, write_parts)
@@ -94,10 +93,9 @@ def config_path(run: str, args, work: Path) -> Path:
 
 
 def read_summary(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "summary.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+    from cgan.runs import RunFolder
+
+    return RunFolder(folder).summary_so_far()
 
 
 def finished(summary: dict) -> bool:
@@ -119,16 +117,7 @@ def run_process(cmd: list[str], env: dict, log: Path, limit_s: float) -> tuple[i
     with open(log, "a") as out:
         out.write(f"\n===== {time.strftime('%H:%M:%S')} {shlex.join(cmd)}\n")
         out.flush()
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            return proc.wait(timeout=max(limit_s, 1)), False
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                return proc.wait(timeout=30), True
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                return proc.wait(), True
+        return run_child(cmd, env=env, stdout=out, limit_s=max(limit_s, 1))
 
 
 def train_all(args, work: Path, data: Path, manifest: dict, deadline: float, env: dict) -> dict:
@@ -147,6 +136,9 @@ def train_all(args, work: Path, data: Path, manifest: dict, deadline: float, env
     cost = {run: estimated_seconds(run, configs[run], work / "runs" / run, manifest) for run in pending}
     evaluations = sum(r["status"] == "finished" for r in records.values()) + len(pending)
     for i, run in enumerate(pending):
+        if stop_requested():  # the call itself was told to stop: what is trained so far still goes back
+            records[run] = {"status": "not started", "note": "the call was stopped by a signal"}
+            continue
         left = deadline - time.time() - PACK_S - (EVAL_START_S + EVAL_RUN_S * evaluations if args.evaluate else 0)
         share = left * cost[run] / sum(cost[r] for r in pending[i:])
         budget = share - RUN_START_S
@@ -205,18 +197,13 @@ def evaluate_many(task: dict) -> None:
               "--no-inception"])
 
 
-def evaluated(folder: Path) -> bool:
-    """metrics.json scores the generator as it is now (not that of an earlier call, before a resume)."""
-    try:
-        metrics = json.loads((folder / "metrics.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return False
-    return metrics.get("generator", {}).get("epochs_done") == read_summary(folder).get("epochs_done")
-
-
 def evaluate_all(args, work: Path, data: Path, deadline: float, env: dict, returned: set) -> None:
+    from cgan.runs import RunFolder
+
+    if stop_requested():
+        return
     runs = [run for run in args.runs if (work / "runs" / run / "generator.keras").is_file()
-            and not evaluated(work / "runs" / run)]
+            and not RunFolder(work / "runs" / run).metrics_are_current()]
     runs.sort(key=lambda run: run in returned)  # those whose generator stays here first
     limit = deadline - time.time() - PACK_S
     if not runs or limit < EVAL_START_S + EVAL_RUN_S:

@@ -17,12 +17,15 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from benchmarks import report
+from benchmarks.children import run_child
 from cgan.plots import training_minutes
+from cgan.runs import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["config", "dataset", "train_images", "backend", "threads", "budget_s", "train_wall_s", "images_seen", "img_per_s", "epochs",
@@ -34,7 +37,9 @@ def _cgan(args: list[str], env: dict, log) -> None:
     command = [sys.executable, "-m", "cgan", *args]
     log.write(f"$ {' '.join(command)}\n")
     log.flush()
-    subprocess.run(command, check=True, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    code, _ = run_child(command, env=env, stdout=log)  # stopping the race stops the racer, checkpoint kept
+    if code:
+        raise subprocess.CalledProcessError(code, command)
 
 
 def parse_target(text: str) -> tuple[float, float]:
@@ -66,8 +71,8 @@ def race_one(config: str, args, env: dict, log) -> dict:
         _cgan(["train", "--config", config, "--out", str(run), "--overwrite", "--time-budget", str(args.budget),
                "--print-every", "0", *quality], env, log)
     _cgan(["evaluate", "--run", str(run), "--per-class", str(args.per_class), "--no-inception"], env, log)
-    summary = json.loads((run / "summary.json").read_text())
-    metrics = json.loads((run / "metrics.json").read_text())
+    summary = RunFolder(run).read_summary()
+    metrics = json.loads(RunFolder(run).metrics.read_text())
     scores, prdc = metrics["generated"], metrics["generated"]["prdc"]
     train_wall = float(summary["wall_seconds"])
     images = int(summary["images_seen"])
@@ -85,7 +90,7 @@ def race_one(config: str, args, env: dict, log) -> dict:
             "fd_floor": round(metrics["real_floor"]["fd"], 2), "kid": round(scores["kid"]["mean"], 2),
             **{k: round(prdc[k], 3) for k in ("precision", "recall", "density", "coverage")},
             "per_class": args.per_class, "quality_every": "" if args.quality_every is None else args.quality_every, **target,
-            "measured_utc": report.describe_machine()["date_utc"]}
+            "measured_utc": datetime.now(timezone.utc).isoformat(timespec="minutes")}
 
 
 def finished_rows(path: Path, args) -> dict:

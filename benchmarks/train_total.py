@@ -10,18 +10,16 @@ summary.json and trains (resuming from the checkpoint) for the rest.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.children import run_child
 from cgan.config import load_config
-from cgan.runs import results_root
+from cgan.runs import RunFolder, results_root
 
 
 def spent_seconds(run: Path) -> float:
-    summary = run / "summary.json"
-    return float(json.loads(summary.read_text()).get("wall_seconds", 0.0)) if summary.is_file() else 0.0
+    return float(RunFolder(run).summary_so_far().get("wall_seconds", 0.0))
 
 
 def main(argv=None) -> int:
@@ -39,7 +37,7 @@ def main(argv=None) -> int:
     print(f"{run}: training for the {left:.0f} s left of {args.total:.0f} s", flush=True)
     command = [sys.executable, "-m", "cgan", "train", "--config", args.config, "--out", str(run),
                "--time-budget", f"{left:.0f}"]
-    return subprocess.run(command).returncode
+    return run_child(command)[0]  # a SIGTERM to this process reaches cgan train, which keeps its checkpoint
 
 
 if __name__ == "__main__":

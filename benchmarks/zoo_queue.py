@@ -13,16 +13,14 @@ epoch, and the index is rebuilt.
 from __future__ import annotations
 
 import argparse
-import json
-import signal
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.children import run_child
 from benchmarks.train_total import spent_seconds
 from cgan.config import load_config
-from cgan.runs import results_root
+from cgan.runs import RunFolder, results_root
 
 REPO = Path(__file__).resolve().parents[1]
 # One N per dataset, so that runs of a dataset are compared alike (issue 11's targets use the same N).
@@ -46,49 +44,30 @@ QUEUE = (Entry("configs/mnist/m1_v2.toml"), Entry("configs/cifar100/m3_v1.toml")
          Entry("configs/mnist/m3_v1.toml", total_s=7200), Entry("configs/cifar10/m5_v3.toml", total_s=7200))
 
 
-def _summary(run: Path) -> dict:
-    path = run / "summary.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def trained(entry: Entry) -> bool:
-    summary = _summary(entry.run)
+    summary = RunFolder(entry.run).summary_so_far()
     if summary.get("status") == "finished":
         return True
     return entry.total_s is not None and spent_seconds(entry.run) >= entry.total_s - BUDGET_SLACK_S
 
 
-def scored(run: Path) -> bool:
-    """metrics.json exists and scores the generator of the run's last epoch."""
-    metrics = run / "metrics.json"
-    if not metrics.is_file():
-        return False
-    epochs = json.loads(metrics.read_text()).get("generator", {}).get("epochs_done")
-    return epochs is not None and epochs == _summary(run).get("epochs_done")
-
-
 def plan(entry: Entry) -> str:
-    summary = _summary(entry.run)
+    summary = RunFolder(entry.run).summary_so_far()
     done = summary.get("epochs_done", 0)
     if not trained(entry):
         if entry.total_s is not None:
             return f"train for {entry.total_s - spent_seconds(entry.run):.0f} s more of {entry.total_s:.0f} s " \
                    f"(now {done} epochs)"
         return f"train to {load_config(REPO / entry.config).epochs} epochs (now {done})"
-    return "done" if scored(entry.run) else f"evaluate at {EVAL_PER_CLASS[_summary(entry.run)['dataset']]} per class"
+    if RunFolder(entry.run).metrics_are_current():
+        return "done"
+    return f"evaluate at {EVAL_PER_CLASS[summary['dataset']]} per class"
 
 
 def _child(command: list[str]) -> int:
     """Run a step; SIGTERM/SIGINT to the queue reach it, so a training step ends with its checkpoint kept."""
     print("$", " ".join(command), flush=True)
-    process = subprocess.Popen(command, cwd=REPO)
-    forward = lambda signum, _frame: process.send_signal(signum)  # noqa: E731
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        return process.wait()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    return run_child(command)[0]
 
 
 def run_entry(entry: Entry) -> int:
@@ -100,8 +79,9 @@ def run_entry(entry: Entry) -> int:
         code = _child([sys.executable, *command])
         if code or not trained(entry):
             return code or 1
-    if not scored(entry.run):
-        per_class = EVAL_PER_CLASS[_summary(entry.run)["dataset"]]
+    run = RunFolder(entry.run)
+    if not run.metrics_are_current():
+        per_class = EVAL_PER_CLASS[run.read_summary()["dataset"]]
         return _child([sys.executable, "-m", "cgan", "evaluate", "--run", str(entry.run),
                        "--per-class", str(per_class), "--no-inception"])
     return 0

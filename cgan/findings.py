@@ -106,8 +106,7 @@ QUALITY = (("label accuracy", "label_accuracy", ("label_accuracy",), +1),
 
 def quality_scores(runs: list[RunFolder], histories: list[pd.DataFrame]) -> tuple[list[dict], int, str]:
     """Each run's scores, their sample size N and where they come from: metrics.json at equal N, else history."""
-    metrics = [json.loads((r.path / "metrics.json").read_text()) if (r.path / "metrics.json").is_file() else None
-               for r in runs]
+    metrics = [json.loads(r.metrics.read_text()) if r.metrics.is_file() else None for r in runs]
     sizes = [dig(m, ("samples", "generated")) for m in metrics]
     if all(metrics) and len(set(sizes)) == 1 and isinstance(sizes[0], int):
         smallest = min([sizes[0]] + [dig(m, ("generated", "prdc", "n")) or sizes[0] for m in metrics])  # coverage's

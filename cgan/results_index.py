@@ -44,7 +44,7 @@ def collect(root=None) -> list[dict]:
 
 
 def _metrics(run: RunFolder) -> dict | None:
-    path = run.path / "metrics.json"
+    path = run.metrics
     if not path.is_file():
         return None
     try:

@@ -128,6 +128,7 @@ class RunFolder:
     generator_keras = property(lambda self: self.path / "generator.keras")
     generator_h5 = property(lambda self: self.path / "generator.h5")
     summary = property(lambda self: self.path / "summary.json")
+    metrics = property(lambda self: self.path / "metrics.json")  # written by `cgan evaluate`
     checkpoint = property(lambda self: self.path / "checkpoint")
     tensorboard = property(lambda self: self.path / "tensorboard")
 
@@ -158,6 +159,21 @@ class RunFolder:
             raise RunError(f"{self.path} is not a run folder (no summary.json)") from None
         except json.JSONDecodeError:
             raise RunError(f"{self.summary} is corrupt (not valid JSON)") from None
+
+    def summary_so_far(self) -> dict:
+        """summary.json, or {} for a run not started yet (a corrupt one is still an error)."""
+        if not self.summary.exists():
+            return {}
+        return self.read_summary()
+
+    def metrics_are_current(self) -> bool:
+        """metrics.json scores the generator of the run's last epoch, not one from before a resume."""
+        try:
+            metrics = json.loads(self.metrics.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return False
+        epochs = metrics.get("generator", {}).get("epochs_done")
+        return epochs is not None and epochs == self.summary_so_far().get("epochs_done")
 
     def checkpoint_epoch(self) -> int:
         state = self.checkpoint / "state.json"

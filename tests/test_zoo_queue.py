@@ -2,8 +2,11 @@
 import json
 import re
 
+import pytest
+
 from benchmarks import zoo_queue
 from benchmarks.zoo_queue import Entry, plan, run_entry
+from cgan.runs import RunError
 from tests.tiny_runs import tiny_config
 
 
@@ -29,6 +32,9 @@ def test_dry_run_says_what_each_entry_still_needs(tmp_path, monkeypatch, capsys)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [e.config for e in zoo_queue.QUEUE]
     assert lines[0] == "configs/mnist/m1_v2.toml: done"
+    (by_epochs.run / "summary.json").write_text("{")  # a cut-off write is an error to see, not a run to retrain
+    with pytest.raises(RunError, match="corrupt"):
+        plan(by_epochs)
 
 
 def test_an_entry_trains_then_is_scored_then_is_done(tmp_path, monkeypatch, data_dir):

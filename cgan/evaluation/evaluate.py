@@ -169,7 +169,7 @@ def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, dat
 def write_metrics(run_dir, metrics: dict) -> Path:
     from cgan.runs import RunFolder, write_json
 
-    path = RunFolder(run_dir).path / "metrics.json"
+    path = RunFolder(run_dir).metrics
     write_json(path, metrics)
     return path
 
