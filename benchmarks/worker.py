@@ -17,27 +17,15 @@ import time
 import numpy as np
 
 
-def _optimizer(spec):
-    import keras
-
-    settings = spec.model_dump()
-    name = settings.pop("name")
-    return keras.optimizers.RMSprop(**settings) if name == "rmsprop" else keras.optimizers.Adam(**settings)
-
-
 def build(config_path: str, image_shape, num_classes: int, jit_compile=None, model_options=None):
     """The GAN of a config, as cgan.train builds it (without importing the run-folder machinery)."""
     from cgan.config import load_config
-    from cgan.gan import ConditionalGAN
-    from cgan.models import build_models
+    from cgan.gan import build_gan
 
     cfg = load_config(config_path)
     if model_options:  # dry runs shrink the filters
         cfg = cfg.with_overrides(model_options={**cfg.model_options.model_dump(exclude_none=True), **model_options})
-    generator, discriminator = build_models(cfg.model, image_shape, num_classes, cfg.latent_dim, cfg.model_options)
-    gan = ConditionalGAN(generator, discriminator, cfg.latent_dim, num_classes, seed=cfg.seed)
-    gan.compile(_optimizer(cfg.d_optimizer), _optimizer(cfg.g_optimizer), jit_compile=jit_compile)
-    return cfg, gan
+    return cfg, build_gan(cfg, image_shape, num_classes, jit_compile=jit_compile)
 
 
 def _epoch_timer():

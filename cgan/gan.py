@@ -3,8 +3,10 @@
 The original zoo plays the conditional minimax game of Mirza & Osindero (2014)
 with the non-saturating generator loss: D outputs a probability and minimises
 BCE on real (label 1) and generated (label 0) images, G minimises BCE of D's
-verdict on its images against label 1. Models whose D outputs an unbounded
-score (the fast and SNGAN models) use the same game written on logits
+verdict on its images against label 1. The BCE is computed from the logit under
+D's sigmoid, as Keras on TensorFlow (the original project's) does for a sigmoid
+output, so a saturated D still gets a gradient. Models whose D outputs an
+unbounded score (the fast and SNGAN models) play the same game on that score
 (`loss="bce"`) or the hinge loss (`loss="hinge"`, Lim & Ye 2017). Fake images
 are generated for uniformly random labels. Optional extras: an exponential
 moving average of G's weights for sampling (`ema_decay`) and differentiable
@@ -17,34 +19,39 @@ from keras import ops
 
 from cgan.augment import diff_augment
 from cgan.backends import backend_module
+from cgan.models import build_models, discriminator_output
 
-_EPSILON = 1e-7
-
-
-def binary_crossentropy(targets, probs):
-    """BCE on probabilities, written with keras.ops so a NaN propagates to the loss
-    (torch's own BCE raises on it) and the divergence guard can report the step."""
-    probs = ops.clip(probs, _EPSILON, 1.0 - _EPSILON)
-    return ops.negative(ops.multiply(targets, ops.log(probs)) + ops.multiply(1.0 - targets, ops.log(1.0 - probs)))
+PROBABILITY_HEAD = "real_prob"  # the original zoo's last layer: Dense(1, sigmoid) (cgan.models.common)
 
 
-def _bce_on_probabilities(real, fake):
-    probs = ops.concatenate([real, fake], axis=0)
-    targets = ops.concatenate([ops.ones_like(real), ops.zeros_like(fake)], axis=0)
-    return ops.mean(binary_crossentropy(targets, probs))
+def sigmoid_logits(discriminator):
+    """A function giving D's logit, the input of its sigmoid, computed by D's own layers and weights.
+
+    BCE on clipped probabilities has no gradient once D's sigmoid saturates (float32 rounds it to 1.0 past a
+    logit of about 17), and a D stuck there never recovers: m5 v3 on CIFAR-10 stopped learning at its third step
+    (benchmarks/README.md, *Results: cifar_race*). Keras on TensorFlow, which the original project trained with,
+    computes BCE on a sigmoid output from the logit underneath "to prevent collapsing zero when training"
+    (`_get_logits` in its backend); this does the same on every backend.
+    """
+    try:
+        head = discriminator.get_layer(PROBABILITY_HEAD)
+    except ValueError:
+        raise ValueError(f"a probability discriminator must end in a Dense layer named {PROBABILITY_HEAD!r}") from None
+    features = keras.Model(discriminator.inputs, head.input, name=f"{discriminator.name}_features")
+
+    def logits(inputs, training):
+        x = ops.cast(features(inputs, training=training), "float32")
+        return ops.matmul(x, ops.cast(head.kernel, "float32")) + ops.cast(head.bias, "float32")
+    return logits
 
 
 def _bce_on_logits(real, fake):
-    # softplus(-s) = -log(sigmoid(s)): the same game as above, without saturating sigmoids.
+    # softplus(-s) = -log(sigmoid(s)); written with keras.ops, so a NaN reaches the loss and the divergence guard.
     return ops.mean(ops.softplus(-real)) + ops.mean(ops.softplus(fake))
 
 
 def _hinge(real, fake):
     return ops.mean(ops.relu(1.0 - real)) + ops.mean(ops.relu(1.0 + fake))
-
-
-def _fool_on_probabilities(fake):
-    return ops.mean(binary_crossentropy(ops.ones_like(fake), fake))
 
 
 def _fool_on_logits(fake):
@@ -55,9 +62,9 @@ def _fool_hinge(fake):
     return -ops.mean(fake)
 
 
-# (what D outputs, loss name) → (D loss of real and fake outputs, G loss of fake outputs).
+# (what D outputs, loss name) → (D loss of real and fake logits, G loss of fake logits); `judge` gives logits.
 LOSSES = {
-    ("probability", "bce"): (_bce_on_probabilities, _fool_on_probabilities),
+    ("probability", "bce"): (_bce_on_logits, _fool_on_logits),
     ("score", "bce"): (_bce_on_logits, _fool_on_logits),
     ("score", "hinge"): (_hinge, _fool_hinge),
 }
@@ -98,6 +105,8 @@ class ConditionalGAN(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_output = d_output
         self._d_loss_fn, self._g_loss_fn = LOSSES[(d_output, loss)]
+        # A plain function, not an attribute Keras would track: D's variables are not counted twice.
+        self._sigmoid_logits = sigmoid_logits(discriminator) if d_output == "probability" else None
         # D calls an image real above this output: probability 0.5, score 0.
         self.real_threshold = 0.5 if d_output == "probability" else 0.0
         self.ema_decay = float(ema_decay)
@@ -177,9 +186,11 @@ class ConditionalGAN(keras.Model):
         return noise, ops.cast(labels, "int32")
 
     def judge(self, images, labels, training=True):
-        """D's output on (augmented) images, in float32 even under mixed precision."""
+        """D's logit on (augmented) images, in float32 even under mixed precision (for the losses)."""
         if self.augment and training:
             images = diff_augment(images, self.augment, self.seed_generator)
+        if self._sigmoid_logits is not None:
+            return self._sigmoid_logits([images, labels], training)
         return ops.cast(self.discriminator([images, labels], training=training), "float32")
 
     def discriminator_loss(self, real, labels, noise, fake_labels, training=True):
@@ -246,3 +257,20 @@ class ConditionalGAN(keras.Model):
         # The *_step values feed the per-iteration CSV; the trackers give epoch means.
         return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result(),
                 "d_loss_step": d_loss, "g_loss_step": g_loss}
+
+
+def make_optimizer(spec):
+    settings = spec.model_dump()
+    name = settings.pop("name")
+    return keras.optimizers.RMSprop(**settings) if name == "rmsprop" else keras.optimizers.Adam(**settings)
+
+
+def build_gan(cfg, image_shape, num_classes: int, jit_compile=None) -> ConditionalGAN:
+    """The compiled GAN of a config (cgan.config.RunConfig), as training and the benchmarks use it."""
+    generator, discriminator = build_models(cfg.model, image_shape, num_classes, cfg.latent_dim, cfg.model_options)
+    gan = ConditionalGAN(generator, discriminator, cfg.latent_dim, num_classes, seed=cfg.seed,
+                         d_output=discriminator_output(cfg.model), loss=cfg.loss, ema_decay=cfg.ema_decay,
+                         augment=cfg.augment, d_steps=cfg.d_steps)
+    gan.compile(d_optimizer=make_optimizer(cfg.d_optimizer), g_optimizer=make_optimizer(cfg.g_optimizer),
+                jit_compile=jit_compile)
+    return gan

@@ -17,27 +17,11 @@ from cgan.callbacks import (DiscriminatorReport, EpochClock, EvolutionGrid, Iter
 from cgan.config import ConfigError, RunConfig, dump_config, load_config
 from cgan.data import load_dataset
 from cgan.distribute import process_shard
-from cgan.gan import ConditionalGAN
-from cgan.models import build_models, discriminator_output
+from cgan.gan import build_gan
 from cgan.runs import RunError, RunFolder, TrainingDiverged, results_root, write_json, write_text
 from cgan.runtime import environment_facts
 from cgan.stop import StopButton, TrainingInterrupted
 from cgan.watch import ProgressBar
-
-
-def make_optimizer(spec):
-    settings = spec.model_dump()
-    name = settings.pop("name")
-    return keras.optimizers.RMSprop(**settings) if name == "rmsprop" else keras.optimizers.Adam(**settings)
-
-
-def build_gan(cfg: RunConfig, image_shape, num_classes: int) -> ConditionalGAN:
-    generator, discriminator = build_models(cfg.model, image_shape, num_classes, cfg.latent_dim, cfg.model_options)
-    gan = ConditionalGAN(generator, discriminator, cfg.latent_dim, num_classes, seed=cfg.seed,
-                         d_output=discriminator_output(cfg.model), loss=cfg.loss, ema_decay=cfg.ema_decay,
-                         augment=cfg.augment, d_steps=cfg.d_steps)
-    gan.compile(d_optimizer=make_optimizer(cfg.d_optimizer), g_optimizer=make_optimizer(cfg.g_optimizer))
-    return gan
 
 
 def _prepare_folder(run: RunFolder, cfg: RunConfig, overwrite: bool) -> int:

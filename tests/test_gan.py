@@ -1,6 +1,7 @@
 """The training step on tiny synthetic data, on the active backend."""
 import keras
 import numpy as np
+import pytest
 
 from cgan.config import load_config
 from cgan.train import build_gan
@@ -59,3 +60,42 @@ def test_evolution_gif_keeps_evenly_spaced_frames_with_the_first_and_last(tmp_pa
         Image.new("RGB", (4, 4), (i, 0, 0)).save(frames[-1])
     plots.write_gif(frames, tmp_path / "evolution.gif")
     assert Image.open(tmp_path / "evolution.gif").n_frames == plots.MAX_GIF_FRAMES
+
+
+
+# The original zoo at tiny widths: (config, G filters, D filters, image shape, classes).
+TINY_ORIGINALS = {"m1": ("configs/mnist/m1_v1.toml", [8, 8, 4], [4, 8], (28, 28, 1), 10),
+                  "m3": ("configs/cifar100/m3_v1.toml", [8, 8, 8, 4], [4, 8, 8], (32, 32, 3), 100),
+                  "m4": ("configs/cifar100/m4_v1.toml", [8, 8, 8, 4], [4, 8, 8], (32, 32, 3), 100),
+                  "m5": ("configs/cifar10/m5_v3.toml", [8, 8, 8, 4], [4, 8, 8, 8, 8], (32, 32, 3), 10)}
+
+
+@pytest.mark.parametrize("model", TINY_ORIGINALS)
+def test_the_original_losses_come_from_the_logit_under_d_sigmoid(model):
+    """sigmoid(logit) is D's own output, and the loss is BCE on it (no clipping)."""
+    config, g_filters, d_filters, shape, classes = TINY_ORIGINALS[model]
+    cfg = load_config(config).with_overrides(latent_dim=8, batch_size=8)
+    gan = build_gan(cfg.with_overrides(model_options={"g_filters": g_filters, "d_filters": d_filters}), shape, classes)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (6, *shape)).astype("float32")
+    labels = (np.arange(6) % classes).reshape(-1, 1).astype("int32")
+    probs = keras.ops.convert_to_numpy(gan.discriminator([images, labels], training=False))
+    logits = keras.ops.convert_to_numpy(gan.judge(images, labels, training=False))
+    np.testing.assert_allclose(1 / (1 + np.exp(-logits)), probs, rtol=1e-4, atol=1e-6)
+    real, fake = logits[:3], logits[3:]
+    expected = np.mean(np.log1p(np.exp(-real))) + np.mean(np.log1p(np.exp(fake)))
+    np.testing.assert_allclose(float(gan._d_loss_fn(keras.ops.convert_to_tensor(real), keras.ops.convert_to_tensor(fake))),
+                               expected, rtol=1e-5)
+
+
+def test_a_saturated_discriminator_still_learns():
+    """D calling everything real with probability 1.0 (how m5 v3 died at step 3) gets a gradient and moves back."""
+    gan = _tiny_gan()
+    head = gan.discriminator.get_layer("real_prob")
+    head.bias.assign(np.full(head.bias.shape, 40.0, "float32"))  # sigmoid(40) is 1.0 in float32
+    x = np.zeros((8, 28, 28, 1), "float32")
+    y = np.arange(8, dtype="int32")
+    assert np.all(keras.ops.convert_to_numpy(gan.discriminator([x, y.reshape(-1, 1)])) == 1.0)
+    gan.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    # BCE on clipped probabilities has zero gradient here, so Adam would leave the bias at exactly 40.
+    assert float(keras.ops.convert_to_numpy(head.bias)[0]) < 40.0 - 1e-4
