@@ -50,6 +50,12 @@ def _bce_on_logits(real, fake):
     return ops.mean(ops.softplus(-real)) + ops.mean(ops.softplus(fake))
 
 
+def _bce_on_logits_of_both(real, fake):
+    # The original zoo's scale: one mean over the real and the fake batch together (half the sum above), as
+    # its loss curves have always been logged.
+    return ops.mean(ops.concatenate([ops.softplus(-real), ops.softplus(fake)], axis=0))
+
+
 def _hinge(real, fake):
     return ops.mean(ops.relu(1.0 - real)) + ops.mean(ops.relu(1.0 + fake))
 
@@ -64,7 +70,7 @@ def _fool_hinge(fake):
 
 # (what D outputs, loss name) → (D loss of real and fake logits, G loss of fake logits); `judge` gives logits.
 LOSSES = {
-    ("probability", "bce"): (_bce_on_logits, _fool_on_logits),
+    ("probability", "bce"): (_bce_on_logits_of_both, _fool_on_logits),
     ("score", "bce"): (_bce_on_logits, _fool_on_logits),
     ("score", "hinge"): (_hinge, _fool_hinge),
 }
