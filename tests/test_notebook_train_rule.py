@@ -95,7 +95,7 @@ def test_without_git_the_repositorys_resultados_counts_as_committed(tmp_path, mo
 
 
 def test_auto_loads_every_committed_run_and_says_how_to_continue_one_cut_short():
-    """resultados/ as committed (m1_v2 stopped at 11 of 20 epochs with its checkpoint): loaded, never trained."""
+    """resultados/ as committed: every run is loaded, never trained; one cut short says how to resume it."""
     runs = [g.parent for g in sorted((REPO / "resultados").glob("*/*/generator.keras"))]
     assert runs
     for run in runs:
