@@ -94,14 +94,15 @@ def race_one(config: str, args, env: dict, log) -> dict:
 
 
 def finished_rows(path: Path, args) -> dict:
-    """config → its row in an earlier <name>.csv, for the rows raced with this budget, N and backend."""
+    """config → its row in an earlier <name>.csv, for the rows raced with this budget, N and backend and not
+    named by --rerace."""
     if not path.is_file():
         return {}
     table = pd.read_csv(path, comment="#")
     table = table.astype(object).where(table.notna(), "")
     same = ((table["budget_s"].astype(float) == args.budget) & (table["per_class"].astype(int) == args.per_class)
             & (table["backend"] == (args.backend or table["backend"])))
-    return {row["config"]: row for row in table[same].to_dict("records")}
+    return {row["config"]: row for row in table[same].to_dict("records") if row["config"] not in args.rerace}
 
 
 def markdown(rows, machine: dict, args) -> str:
@@ -148,6 +149,8 @@ def main(argv=None) -> int:
                         help="skip training: score the runs already in --runs again (e.g. after a classifier retrain)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows of <name>.csv already raced with this budget, N and backend; race the rest")
+    parser.add_argument("--rerace", action="append", default=[], metavar="CONFIG",
+                        help="with --resume: race this config again, replacing its row (e.g. after a fix to it)")
     args = parser.parse_args(argv)
     for config in args.config:
         if not Path(config).is_file():

@@ -87,9 +87,11 @@ def test_resume_keeps_finished_legs_and_races_the_rest(tmp_path, data_dir):
     from benchmarks.race import finished_rows, markdown
     from benchmarks.report import describe_machine
 
-    race = argparse.Namespace(budget=1.0, per_class=2, backend=None, target=None)
+    race = argparse.Namespace(budget=1.0, per_class=2, backend=None, target=None, rerace=[])
     table = markdown(list(finished_rows(tmp_path / "legs.csv", race).values()), describe_machine(), race)
     assert "| configs/mnist/m1_v1.toml |" in table and "measured (UTC)" in table
+    rerace = argparse.Namespace(budget=1.0, per_class=2, backend=None, rerace=["configs/mnist/m1_v1.toml"])
+    assert list(finished_rows(tmp_path / "legs.csv", rerace)) == ["configs/mnist/fast_v1.toml"]
     # a different budget is a different race: nothing is kept
     other = subprocess.run([*args, "--resume", "--budget", "2", "--config", "configs/mnist/fast_v1.toml"], cwd=REPO,
                            env=env, capture_output=True, text=True, timeout=600)
