@@ -29,7 +29,7 @@ def sigmoid_logits(discriminator):
 
     BCE on clipped probabilities has no gradient once D's sigmoid saturates (float32 rounds it to 1.0 past a
     logit of about 17), and a D stuck there never recovers: m5 v3 on CIFAR-10 stopped learning at its third step
-    (benchmarks/README.md, *Results: cifar_race*). Keras on TensorFlow, which the original project trained with,
+    (README.md, *The 20-minute CIFAR race*). Keras on TensorFlow, which the original project trained with,
     computes BCE on a sigmoid output from the logit underneath "to prevent collapsing zero when training"
     (`_get_logits` in its backend); this does the same on every backend.
     """
