@@ -71,8 +71,8 @@ def race_one(config: str, args, env: dict, log) -> dict:
         _cgan(["train", "--config", config, "--out", str(run), "--overwrite", "--time-budget", str(args.budget),
                "--print-every", "0", *quality], env, log)
     _cgan(["evaluate", "--run", str(run), "--per-class", str(args.per_class), "--no-inception"], env, log)
-    summary = RunFolder(run).read_summary()
-    metrics = json.loads(RunFolder(run).metrics.read_text())
+    folder = RunFolder(run)
+    summary, metrics = folder.read_summary(), json.loads(folder.metrics.read_text())
     scores, prdc = metrics["generated"], metrics["generated"]["prdc"]
     train_wall = float(summary["wall_seconds"])
     images = int(summary["images_seen"])
