@@ -36,6 +36,10 @@ WHEELS = ["keras==3.15.1", "namex==0.1.0", "optree==0.20.0", "pydantic==2.14.4",
           "annotated-types==0.7.0", "typing-inspection==0.4.5", "tomli-w==1.2.0"]
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
 LIMIT = 64 * 2**20  # what the device tool carries: working tree + carried paths
+# What git may carry (tests/test_tree_budget.py), so that 16 MiB are left to the bundle: its packages (3.6 MiB),
+# the 1 MiB margin and ~11 MiB of data. The least the GPU zoo can train on, 1,000 test and 1,000 training images
+# of each dataset, takes 7.9 MiB of it (~2 KB a CIFAR image, ~150 B an MNIST one).
+TREE_BUDGET = LIMIT - 16 * 2**20
 DATASETS = ("mnist", "cifar100", "cifar10")  # benchmarks/gpu_zoo.py's order of value
 TEST_IMAGES = 1000
 MIN_TRAIN_IMAGES = 1000

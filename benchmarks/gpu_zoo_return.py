@@ -15,7 +15,7 @@ from pathlib import Path
 
 PART_BYTES, RETURN_FILES = 16 * 2**20 - 2**16, 8
 RETURN_BYTES = 64 * 2**20 - 2**20  # 1 MiB of the 64 for zoo.json, zoo.md and zoo.log
-GENERATOR_MIB = 20  # larger generators stay out of git (cgan.results_index.COMMITTED_MB)
+GENERATOR_MIB = 20  # larger generators are not sent back (nor committed: .gitignore)
 SKIPPED_PARTS = ("checkpoint", "tensorboard")
 
 

@@ -1,6 +1,7 @@
 """Figures of a run: image grids, the evolution GIF and training curves."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,11 @@ def labelled_grid(images: np.ndarray, names, title: str, path) -> None:
 # Frames kept in evolution.gif: evenly spaced epochs, the first and the last always among them. A 400-epoch
 # CIFAR-100 run's 10×10 grids take ~0.3 MB a frame; every frame would make a 100 MB GIF, rewritten each epoch.
 MAX_GIF_FRAMES = 40
+# And at most this many bytes: git carries the GIF of every committed run, and the device tool carries the tree in
+# 64 MiB with its data (tests/test_tree_budget.py). MNIST and CIFAR-10 GIFs stay under it whole (≤ 1.2 MB for 40
+# frames); a CIFAR-100 grid draws its 32-pixel images about 88 pixels wide, so its frames are halved first (the
+# images stay near their own size, the class names small but legible), then fewer frames are kept.
+GIF_MAX_BYTES = 3 * 2**19
 
 
 def gif_frames(frames: list, limit: int = MAX_GIF_FRAMES) -> list:
@@ -112,12 +118,32 @@ def gif_frames(frames: list, limit: int = MAX_GIF_FRAMES) -> list:
     return [frames[i] for i in sorted(set(picks))]
 
 
-def write_gif(frames: list[Path], path, ms_per_frame: int = 400) -> None:
-    frames = gif_frames(frames)
-    if not frames:
+def _encode_gif(frames: list[Path], half: bool, ms_per_frame: int) -> bytes:
+    images = []
+    for frame in frames:
+        image = Image.open(frame).convert("RGB")
+        if half:
+            image = image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
+        images.append(image.convert("P", palette=Image.Palette.ADAPTIVE))
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+    return buffer.getvalue()
+
+
+def write_gif(frames: list[Path], path, ms_per_frame: int = 400, max_bytes: int = GIF_MAX_BYTES) -> None:
+    chosen = gif_frames(frames)
+    if not chosen:
         return
-    images = [Image.open(f).convert("P", palette=Image.Palette.ADAPTIVE) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+    # Sized from the last frame alone (rewritten every epoch, the GIF must stay cheap), then checked whole.
+    half = len(_encode_gif(chosen[-1:], False, ms_per_frame)) * len(chosen) > max_bytes
+    if half:
+        per_frame = len(_encode_gif(chosen[-1:], True, ms_per_frame))
+        chosen = gif_frames(frames, max(2, min(len(chosen), int(0.9 * max_bytes / per_frame))))
+    data = _encode_gif(chosen, half, ms_per_frame)
+    while len(data) > max_bytes and len(chosen) > 2:  # bytes grow about linearly with frames; aim 10 % under
+        chosen = gif_frames(frames, max(2, min(len(chosen) - 1, int(len(chosen) * 0.9 * max_bytes / len(data)))))
+        data = _encode_gif(chosen, half, ms_per_frame)
+    Path(path).write_bytes(data)
 
 
 def _line_plot(frame, columns, title, ylabel, path, xlabel="epoch"):

@@ -99,3 +99,27 @@ def test_a_saturated_discriminator_still_learns():
     gan.fit(x, y, batch_size=8, epochs=1, verbose=0)
     # BCE on clipped probabilities has zero gradient here, so Adam would leave the bias at exactly 40.
     assert float(keras.ops.convert_to_numpy(head.bias)[0]) < 40.0 - 1e-4
+
+
+def test_evolution_gif_stays_under_its_byte_limit_halving_frames_before_dropping_them(tmp_path):
+    """A 325-epoch CIFAR-100 run's GIF was 11.8 MB; git and the device tool carry every committed GIF."""
+    from PIL import Image
+
+    from cgan import plots
+
+    rng = np.random.default_rng(0)  # noise: the GIF's compression cannot shrink it, as with an untrained G
+    frames = []
+    for i in range(12):
+        frames.append(tmp_path / f"epoch_{i:03d}.png")
+        Image.fromarray(rng.integers(0, 256, (120, 100, 3), dtype="uint8")).save(frames[-1])
+    whole = tmp_path / "whole.gif"
+    plots.write_gif(frames, whole, max_bytes=10**9)
+    assert Image.open(whole).size == (100, 120) and Image.open(whole).n_frames == 12
+    limit = whole.stat().st_size // 3  # halving alone gives about a quarter, so 12 frames still fit
+    plots.write_gif(frames, tmp_path / "half.gif", max_bytes=limit)
+    half = Image.open(tmp_path / "half.gif")
+    assert half.size == (50, 60) and half.n_frames == 12 and (tmp_path / "half.gif").stat().st_size <= limit
+    limit = whole.stat().st_size // 10
+    plots.write_gif(frames, tmp_path / "fewer.gif", max_bytes=limit)
+    fewer = Image.open(tmp_path / "fewer.gif")
+    assert fewer.size == (50, 60) and 2 <= fewer.n_frames < 12 and (tmp_path / "fewer.gif").stat().st_size <= limit

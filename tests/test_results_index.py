@@ -1,6 +1,7 @@
 """resultados/README.md is generated from the run folders: every fact and link comes from a folder."""
 import json
 import re
+import subprocess
 
 import pytest
 
@@ -170,10 +171,14 @@ def test_every_link_points_to_a_file_in_the_folder(root):
         assert (root / link).exists(), link
 
 
-def test_large_generators_are_marked_as_not_committed(root):
+def test_generators_that_git_ignores_are_named_not_linked(root):
     (root / "cifar100/m3_v1/generator.keras").write_bytes(b"\0" * (21 * 2**20))
+    linked = "[generator.keras](cifar100/m3_v1/generator.keras)"
+    assert linked in results_index.render(results_index.collect(root), root)  # outside git: a plain link
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / ".gitignore").write_text("cifar100/m3_v1/generator.keras\n")
     text = results_index.render(results_index.collect(root), root)
-    assert "(21 MB, kept out of git; retrain to get it)" in text
+    assert "(21 MB, kept out of git; retrain to get it)" in text and linked not in text
 
 
 def test_command_writes_readme_and_rejects_a_missing_folder(root, tmp_path, capsys):
