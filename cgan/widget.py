@@ -60,7 +60,11 @@ def generator_for_run(run_dir, dataset: str) -> tuple[Generator, str]:
     if dataset not in SHIPPED_RUNS:
         raise RunError(f"{run_dir or 'this run'} has no generator yet and {dataset} has no shipped one: "
                        "train the run first")
-    where = f"{run_dir} has no generator yet" if run_dir else "no run given"
+    if run is not None and run.summary.is_file():  # trained, but its generator is not in this copy
+        where = (f"{run_dir} holds no generator.keras (git does not carry the zoo's m3, m4 and m5 generators: "
+                 "training the run makes it)")
+    else:
+        where = f"{run_dir} has no generator yet" if run_dir else "no run given"
     return Generator.default(dataset), f"{where}: showing the shipped {SHIPPED_RUNS[dataset]} generator"
 
 

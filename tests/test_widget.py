@@ -1,5 +1,6 @@
 """The pick-a-label widget: the pure callback, and the ipywidgets UI clicked headlessly."""
 import io
+import shutil
 
 import numpy as np
 import pytest
@@ -89,7 +90,11 @@ def test_picker_uses_the_run_else_the_shipped_generator(use_results, tmp_path, m
     own = label_picker(root / cifar, "cifar10")
     assert own.status.value == "" and own.generator.dataset == "cifar10"
     fallback = label_picker(tmp_path / "empty_run", "mnist")  # a run that has not trained yet
-    assert f"showing the shipped {SHIPPED_RUNS['mnist']}" in fallback.status.value
+    assert f"has no generator yet: showing the shipped {SHIPPED_RUNS['mnist']}" in fallback.status.value
+    (tmp_path / "cloned_run").mkdir()  # a trained run whose generator git does not carry (m3, m4, m5)
+    shutil.copy(root / cifar / "summary.json", tmp_path / "cloned_run")
+    cloned = label_picker(tmp_path / "cloned_run", "mnist")
+    assert "holds no generator.keras (git does not carry" in cloned.status.value
     fallback.button.click()
     assert pixels(fallback.image.value).std() > 10
     monkeypatch.delitem(SHIPPED_RUNS, "cifar100", raising=False)  # a dataset with no shipped generator
