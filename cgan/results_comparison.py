@@ -208,6 +208,13 @@ def figure_lines(dataset: str, monitored: list[str], unmonitored: list[str], cei
             f"{caption}Monitored: {', '.join(monitored)}. {not_monitored}", ""]
 
 
+def epoch_scale(curves: dict[str, pd.Series]) -> str:
+    """"log" when one run has 10× the epochs of another (fast32's 325 beside the zoo's 30 would squeeze the zoo
+    into the first tenth of a linear axis), else "linear"."""
+    lengths = [curve.index.max() for curve in curves.values() if len(curve)]
+    return "log" if lengths and max(lengths) >= 10 * min(lengths) else "linear"
+
+
 def write_label_accuracy_figure(path: Path, dataset: str, curves: dict[str, pd.Series],
                                 ceiling: tuple[float, str] | None = None) -> None:
     """curves: legend label → label accuracy per epoch; ceiling: (value, legend label) of real held-out images."""
@@ -217,8 +224,10 @@ def write_label_accuracy_figure(path: Path, dataset: str, curves: dict[str, pd.S
         ax.plot(curve.index, curve.values, marker="o" if len(curve) < 30 else None, markersize=3, label=label)
     if ceiling is not None:
         ax.axhline(ceiling[0], linestyle="--", color="gray", label=ceiling[1])
-    ax.set(title=f"{dataset}: label accuracy of generated images (domain classifier)", xlabel="epoch",
-           ylabel="label accuracy (higher is better)", ylim=(0, 1.02))
+    scale = epoch_scale(curves)
+    ax.set(title=f"{dataset}: label accuracy of generated images (domain classifier)", xscale=scale,
+           xlabel="epoch" + (" (log scale)" if scale == "log" else ""), ylabel="label accuracy (higher is better)",
+           ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -215,3 +215,14 @@ def test_the_committed_index_links_only_committed_files():
         return path in tracked or (path.endswith("/") and any(t.startswith(path) for t in tracked))
 
     assert links and not [link for link in links if not committed(link)]
+
+
+def test_label_accuracy_axis_turns_logarithmic_when_runs_differ_tenfold_in_length():
+    import pandas as pd
+
+    from cgan.results_comparison import epoch_scale
+
+    curve = lambda epochs: pd.Series(0.5, index=range(1, epochs + 1))  # noqa: E731
+    assert epoch_scale({"fast32_v1": curve(325), "m3_v1": curve(30)}) == "log"
+    assert epoch_scale({"m1_v2": curve(20), "m3_v1": curve(30)}) == "linear"
+    assert epoch_scale({"watched": curve(3), "not scored yet": pd.Series(dtype=float)}) == "linear"
