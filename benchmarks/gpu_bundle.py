@@ -185,11 +185,17 @@ def unpack_data(bundle: Path, target: Path, need=()) -> Path:
     return target
 
 
+def tree_file_sizes(untracked: bool = True) -> dict[str, int]:
+    """Bytes of each file git tracks, plus (untracked=True) those untracked and not ignored: what the tool sends."""
+    extra = ["--others", "--exclude-standard"] if untracked else []
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", *extra], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    return {name: (REPO / name).stat().st_size for name in listed if name and (REPO / name).is_file()}
+
+
 def travelling_tree_bytes() -> int:
     """Bytes of the files the device tool sends: tracked plus untracked, not ignored."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    return sum((REPO / name).stat().st_size for name in listed if name and (REPO / name).is_file())
+    return sum(tree_file_sizes().values())
 
 
 def folder_bytes(folder: Path) -> int:
