@@ -189,7 +189,7 @@ def rows(key: str, root: Path) -> list[tuple[str, str, str, str]]:
     """(finding, run(s), what we measured, verdict) per run the finding is checked on."""
     run = lambda name: RunFolder(root / name)  # noqa: E731 - names below are <dataset>/<model>_<version>
     if key == "cifar100_d_overfits":
-        checks = [(n, overfitting_row(run(n), (1, 5), "confirmed later"))
+        checks = [(n, overfitting_row(run(n), (1, 5), "confirmed later", M5_ON_CPU if "/m5" in n else ""))
                   for n in ("cifar100/m3_v1", "cifar100/m4_v1", "cifar100/m5_v1")]
     elif key == "m4_looks_better":
         checks = [("cifar100/m3_v1 vs cifar100/m4_v1", comparison_row(run("cifar100/m3_v1"), run("cifar100/m4_v1")))]
