@@ -78,7 +78,8 @@ def train_decision(run: Path, train: str, test_mode: bool, total_params: int,
 
     `epochs` is what the notebook plans (the config's, or EPOCHS). The rule, as the notebooks state it:
     "always" trains (`train` resumes a checkpoint of the same config, or refuses); "never" loads; "resume"
-    continues a checkpoint short of `epochs`. "auto" trains a run that has no generator, resumes one that was
+    continues a checkpoint short of `epochs`. "auto" and "resume" train a run that has no generator unless it
+    came with the repository (the zoo's large generators stay out of git). "auto" resumes one that was
     cut short (`how_it_ended`) with a checkpoint short of `epochs` unless it came with the repository, and
     loads every other run, with one line on how to continue it when it could be. Committed runs are results
     to look at: opening a notebook must not start hours of training on them (resultados/mnist/m1_v2 stopped
@@ -92,7 +93,13 @@ def train_decision(run: Path, train: str, test_mode: bool, total_params: int,
     folder = RunFolder(run)
     has_generator = folder.generator_keras.is_file()
     if train == "never":
-        return False, f"TRAIN='never': using {run} as it is" if has_generator else f"TRAIN='never' and {run} is empty"
+        has_run = has_generator or folder.summary.is_file()
+        return False, f"TRAIN='never': using {run} as it is" if has_run else f"TRAIN='never' and {run} is empty"
+    if train != "always" and not has_generator and folder.summary.is_file() and came_with_repository(folder.path):
+        # The zoo's m3/m4/m5 runs come without their generators (16 MB and more, .gitignore): their plots
+        # and metrics are the result, and training into them would be refused (no checkpoint either).
+        return False, (f"loading the existing run {run}: it came with the repository without its generator "
+                       "(git does not carry it); set OUTPUT_DIR to another folder to train one")
     if train == "always" or not has_generator:
         return True, f"training into {run}"
     done = _checkpoint_epoch(folder)

@@ -23,7 +23,7 @@ from cgan.findings import FINDINGS, NOTEBOOK_FINDINGS
 REPO = Path(__file__).resolve().parents[1]
 GITHUB_REPO = "cgan-lab/cgan-lab"  # owner/name on GitHub: the Colab badge and the install cell's REPO_URL
 TRAINING = [("mnist", "m1", "v2"), ("mnist", "m3", "v1"), ("cifar100", "m3", "v1"), ("cifar100", "m4", "v1"),
-            ("cifar100", "m5", "v1"), ("cifar10", "m5", "v1"), ("mnist", "fast", "v1"), ("cifar10", "sngan", "v1")]
+            ("cifar100", "m5", "v1"), ("cifar10", "m5", "v3"), ("mnist", "fast", "v1"), ("cifar10", "sngan", "v1")]
 # Models added after the original project (issue 7), described as such in their notebooks.
 NEW_MODELS = {"fast": "the fast projection-discriminator cGAN built for quality per CPU-minute",
               "sngan": "the SNGAN-style CIFAR recipe for GPUs (ResNet, spectral norm, projection D, DiffAugment)"}
@@ -104,7 +104,7 @@ def _which(model: str) -> str:
 # The TRAIN rule of cgan.notebook.train_decision, as each training notebook states it.
 TRAIN_RULE = """\
 **`TRAIN`** decides what the training cell does with the run folder:
-- `"auto"` (the default): no generator yet → train. A run of yours that was cut short (stopped with ■ or Ctrl-C, \
+- `"auto"` (the default): no generator yet → train, except in a run that came with the repository without its generator (git does not carry the large ones: set `OUTPUT_DIR` to train your own). A run of yours that was cut short (stopped with ■ or Ctrl-C, \
 a time budget, or a kernel that died) with a checkpoint short of its epochs → resume it. Anything else → load it \
 and show it: a finished run, a run without a checkpoint, and the runs that come with the repository in \
 `resultados/`, even one stopped short of its epochs with its checkpoint. Opening a notebook never starts hours of \

@@ -87,6 +87,19 @@ def test_auto_loads_a_committed_run_cut_short_and_resume_continues_it(tmp_path):
     assert not came_with_repository(untracked) and decide(untracked)[0]
 
 
+def test_a_committed_run_without_generator_is_loaded_not_trained(tmp_path):
+    """The zoo's large generators stay out of git: opening such a run's notebook shows its plots."""
+    git(tmp_path, "init", "-q")
+    run = fake_run(tmp_path / "resultados" / "cifar100" / "m3_v1", "finished", checkpoint=None, generator=False)
+    git(tmp_path, "add", "resultados")
+    for train in ("auto", "resume"):
+        assert decide(run, train) == (False, f"loading the existing run {run}: it came with the repository without "
+                                             "its generator (git does not carry it); set OUTPUT_DIR to another "
+                                             "folder to train one")
+    assert decide(run, "never") == (False, f"TRAIN='never': using {run} as it is")
+    assert decide(run, "always") == (True, f"training into {run}")  # and cgan.train refuses: no checkpoint
+
+
 def test_without_git_the_repositorys_resultados_counts_as_committed(tmp_path, monkeypatch):
     """A downloaded archive has no git: its resultados/ runs are the committed ones."""
     monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
@@ -95,13 +108,15 @@ def test_without_git_the_repositorys_resultados_counts_as_committed(tmp_path, mo
 
 
 def test_auto_loads_every_committed_run_and_says_how_to_continue_one_cut_short():
-    """resultados/ as committed: every run is loaded, never trained; one cut short says how to resume it."""
-    runs = [g.parent for g in sorted((REPO / "resultados").glob("*/*/generator.keras"))]
-    assert runs
+    """resultados/ as committed: every run is loaded, never trained, those without a generator in git too;
+    one cut short says how to resume it."""
+    runs = [s.parent for s in sorted((REPO / "resultados").glob("*/*/summary.json")) if came_with_repository(s.parent)]
+    assert any(not (run / "generator.keras").is_file() for run in runs), "the zoo's m3/m4 runs carry no generator"
     for run in runs:
         summary = json.loads((run / "summary.json").read_text())
-        should_train, message = train_decision(run, "auto", False, 1_000, summary["epochs_planned"])
-        assert not should_train, message
+        for train in ("auto", "resume"):
+            should_train, message = train_decision(run, train, False, 1_000, summary["epochs_planned"])
+            assert not should_train, message
         state = run / "checkpoint" / "state.json"
         if state.is_file() and json.loads(state.read_text())["epoch"] < summary["epochs_planned"]:
             assert message.endswith('TRAIN = "resume" continues it from its checkpoint'), message
