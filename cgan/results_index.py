@@ -87,7 +87,7 @@ def _generator_link(paths, root: Path) -> str:
     if not paths:
         return "none yet"
     path = root / paths[0]
-    if _kept_out_of_git(path):  # m5's (~220 MB) and the zoo's m3/m4 (16-18 MB): see .gitignore
+    if _kept_out_of_git(path):  # the zoo's m3, m4 and m5 (16-18 MB, m5 v1's ~57 MB): see .gitignore
         return f"`{paths[0].as_posix()}` ({path.stat().st_size / 2**20:.0f} MB, kept out of git; retrain to get it)"
     return _links(paths, "generator.keras")
 
