@@ -92,10 +92,10 @@ def train_decision(run: Path, train: str, test_mode: bool, total_params: int,
                        f"(limit {TEST_MODE_MAX_PARAMS / 1e6:.0f}M); showing the architecture only")
     folder = RunFolder(run)
     has_generator = folder.generator_keras.is_file()
+    has_run = has_generator or folder.summary.is_file()
     if train == "never":
-        has_run = has_generator or folder.summary.is_file()
         return False, f"TRAIN='never': using {run} as it is" if has_run else f"TRAIN='never' and {run} is empty"
-    if train != "always" and not has_generator and folder.summary.is_file() and came_with_repository(folder.path):
+    if train != "always" and has_run and not has_generator and came_with_repository(folder.path):
         # The zoo's m3/m4/m5 runs come without their generators (16 MB and more, .gitignore): their plots
         # and metrics are the result, and training into them would be refused (no checkpoint either).
         return False, (f"loading the existing run {run}: it came with the repository without its generator "

@@ -104,7 +104,9 @@ def _which(model: str) -> str:
 # The TRAIN rule of cgan.notebook.train_decision, as each training notebook states it.
 TRAIN_RULE = """\
 **`TRAIN`** decides what the training cell does with the run folder:
-- `"auto"` (the default): no generator yet → train, except in a run that came with the repository without its generator (git does not carry the large ones: set `OUTPUT_DIR` to train your own). A run of yours that was cut short (stopped with ■ or Ctrl-C, \
+- `"auto"` (the default): no generator yet → train, except in a run that came with the repository without its \
+generator (git does not carry the large ones: set `OUTPUT_DIR` to train your own). A run of yours that was cut \
+short (stopped with ■ or Ctrl-C, \
 a time budget, or a kernel that died) with a checkpoint short of its epochs → resume it. Anything else → load it \
 and show it: a finished run, a run without a checkpoint, and the runs that come with the repository in \
 `resultados/`, even one stopped short of its epochs with its checkpoint. Opening a notebook never starts hours of \
