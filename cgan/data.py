@@ -17,6 +17,8 @@ IMAGE_SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cifar100": (32, 3
 MNIST_NAMES = tuple(str(d) for d in range(10))
 CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
                  "dog", "frog", "horse", "ship", "truck")
+# Size of each official training split: a copy with fewer images is a subset, whatever its source.
+OFFICIAL_TRAIN_IMAGES = {"mnist": 60000, "cifar10": 50000, "cifar100": 50000}
 
 
 class DataError(RuntimeError):
@@ -33,6 +35,7 @@ class Dataset:
     label_names: tuple[str, ...]
     source: str
     train_is_subset: bool
+    train_note: str = ""
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -119,10 +122,14 @@ def load_dataset(name: str, data_dir=None, subset: int | None = None,
     x_train, y_train = arrays["x_train"], arrays["y_train"].reshape(-1).astype("int32")
     if x_train.ndim == 3:  # keras.datasets MNIST has no channel axis
         x_train, arrays["x_test"] = x_train[..., None], arrays["x_test"][..., None]
-    is_subset = "train_index" in arrays
+    official = OFFICIAL_TRAIN_IMAGES[name]
+    is_subset = len(x_train) < official
+    note = (f"all {official:,} official training images" if not is_subset else
+            f"{len(x_train):,} of the {official:,} official training images, as the copy holds them")
     if subset is not None and subset < len(x_train):
         keep = _stratified_head(y_train, subset, seed)
         x_train, y_train, is_subset = x_train[keep], y_train[keep], True
+        note = f"a stratified subset of {len(keep):,} training images (subset={subset}, seed {seed})"
     return Dataset(
         name=name,
         x_train=to_unit_range(x_train),
@@ -132,6 +139,7 @@ def load_dataset(name: str, data_dir=None, subset: int | None = None,
         label_names=tuple(str(s) for s in arrays["label_names"]),
         source=source,
         train_is_subset=is_subset,
+        train_note=note,
     )
 
 
