@@ -2,7 +2,8 @@
 
 Order matters: `EpochClock` stamps the training time first, `DiscriminatorReport`
 adds D's metrics to the epoch logs, `EvolutionGrid` draws the fixed-noise grid,
-and `RunRecorder` writes everything to the run folder last.
+and `RunRecorder` writes everything to the run folder last: staged, then committed
+together with the checkpoint (cgan.runs), so the folder always shows one epoch.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 
 from cgan import plots
 from cgan.data import to_uint8
-from cgan.runs import RunFolder, TrainingDiverged, atomic_write, write_json
+from cgan.runs import RunFolder, TrainingDiverged, atomic_write, frame_epoch, write_json
 
 ITERATION_FLOAT_FORMAT = "%.6g"
 
@@ -94,11 +95,13 @@ class EvolutionGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         images = to_uint8(generate_images(self.model.sampler, self.noise, self.labels))
-        self.run.evolution.mkdir(parents=True, exist_ok=True)
-        path = self.run.evolution / f"epoch_{epoch + 1:03d}.png"
-        atomic_write(path, lambda tmp: plots.labelled_grid(images, self.names, f"epoch {epoch + 1}", tmp))
-        frames = sorted(self.run.evolution.glob("epoch_*.png"))
-        atomic_write(self.run.gif, lambda tmp: plots.write_gif(frames, tmp))
+        done = epoch + 1
+        # Staged with the rest of the epoch's save (RunRecorder): shown once the epoch's checkpoint commits.
+        path = self.run.staged(done, f"evolution/epoch_{done:03d}.png")
+        atomic_write(path, lambda tmp: plots.labelled_grid(images, self.names, f"epoch {done}", tmp))
+        earlier = [f for f in self.run.evolution.glob("epoch_*.png") if (frame_epoch(f) or done) < done]
+        frames = [*sorted(earlier, key=frame_epoch), path]  # by epoch: epoch_1000 comes after epoch_999
+        atomic_write(self.run.staged(done, "evolution.gif"), lambda tmp: plots.write_gif(frames, tmp))
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -163,19 +166,22 @@ class RunRecorder(keras.callbacks.Callback):
         self.iterations = iterations if iterations is not None else pd.DataFrame()
 
     def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch + 1}
+        done = epoch + 1
+        row = {"epoch": done}
         row.update({k: float(v) for k, v in logs.items() if not k.endswith("_step")})
         self.history = pd.concat([self.history, pd.DataFrame([row])], ignore_index=True)
         self.iterations = pd.concat([self.iterations, self.iteration_log.frame()], ignore_index=True)
-        atomic_write(self.run.history, lambda tmp: self.history.to_csv(tmp, index=False))
+        self.run.check_free_space(self.run.save_bytes(self.model))
+        # Everything is staged, then committed with the checkpoint (RunFolder.save_checkpoint): a kill or a full
+        # disk on the way leaves the previous epoch in every file, and a resume keeps history rows up to it.
+        atomic_write(self.run.staged(done, "history.csv"), lambda tmp: self.history.to_csv(tmp, index=False))
         # Six significant digits: a loss needs no more, and a long run's file shrinks 2.5x (CIFAR-10's 2-hour run:
         # 121,000 rows), which counts in git and in the device tool's 64 MiB.
-        atomic_write(self.run.iterations,
+        atomic_write(self.run.staged(done, "iterations.csv"),
                      lambda tmp: self.iterations.to_csv(tmp, index=False, float_format=ITERATION_FLOAT_FORMAT))
-        plots.plot_history(self.history, self.iterations, self.run.plots)
+        plots.plot_history(self.history, self.iterations, self.run.staged(done, "plots"))
         generator = self.model.sampler  # what users generate with: the weight average when there is one
-        atomic_write(self.run.generator_keras, generator.save)
-        atomic_write(self.run.generator_h5, generator.save)
-        # The checkpoint is the commit point: a resume keeps history rows up to its epoch.
-        self.run.save_checkpoint(self.model, epoch + 1)
-        write_json(self.run.summary, self.summary_fn(self.history, status="running"))
+        atomic_write(self.run.staged(done, "generator.keras"), generator.save)
+        atomic_write(self.run.staged(done, "generator.h5"), generator.save)
+        write_json(self.run.staged(done, "summary.json"), self.summary_fn(self.history, status="running"))
+        self.run.save_checkpoint(self.model, done)

@@ -18,6 +18,8 @@ MODELS = ("m1", "m3", "m4", "m5", "fast", "sngan", "fast32")
 # Models whose discriminator outputs an unbounded score rather than a probability (see cgan.gan.LOSSES).
 SCORE_MODELS = ("fast", "sngan", "fast32")
 AUGMENTATIONS = ("color", "translation", "cutout")
+# Seeds go to numpy (default_rng, np.random.seed through keras.utils.set_random_seed), which takes 0..2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 
 class ConfigError(ValueError):
@@ -28,16 +30,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# inf passes gt=0, and an infinite learning rate turns every weight into NaN at the first step.
+LearningRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
 class RMSprop(_Strict):
     name: Literal["rmsprop"]
-    learning_rate: Annotated[float, Field(gt=0)]
+    learning_rate: LearningRate
     rho: Annotated[float, Field(gt=0, lt=1)] = 0.9
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
 class Adam(_Strict):
     name: Literal["adam"]
-    learning_rate: Annotated[float, Field(gt=0)]
+    learning_rate: LearningRate
     beta_1: Annotated[float, Field(ge=0, lt=1)] = 0.5
     beta_2: Annotated[float, Field(ge=0, lt=1)] = 0.999
 
@@ -63,6 +69,14 @@ class ModelOptions(_Strict):
     d_label_input: bool | None = None
 
 
+class LearningRateDecay(_Strict):
+    """Both learning rates fall linearly, epoch by epoch, from `start` × the planned epochs to `final` × their
+    value at the last planned epoch (a run still improving at its end gains from a cooler finish)."""
+
+    start: Annotated[float, Field(ge=0, lt=1)]
+    final: Annotated[float, Field(ge=0, lt=1)] = 0.0
+
+
 class RunConfig(_Strict):
     dataset: Literal["mnist", "cifar10", "cifar100"]
     model: Literal[MODELS]
@@ -73,7 +87,7 @@ class RunConfig(_Strict):
     batch_size: Annotated[int, Field(ge=1)]
     latent_dim: Annotated[int, Field(ge=1)] = 100
     eval_samples: Annotated[int, Field(ge=10)] = 2000
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     subset: Annotated[int, Field(ge=1)] | None = None
     d_optimizer: Optimizer
     g_optimizer: Optimizer
@@ -84,17 +98,24 @@ class RunConfig(_Strict):
     ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.0
     # DiffAugment policies applied to every image D sees (cgan.augment).
     augment: list[Literal[AUGMENTATIONS]] = []
+    # LeCam regularisation of D (Tseng et al. 2021): pulls D's outputs on real images towards a moving average
+    # of its outputs on fakes and back, which keeps D from running away on limited data (0 = off).
+    lecam_weight: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    lr_decay: LearningRateDecay | None = None
     # D updates per G update (SNGAN-style recipes use more than one).
     d_steps: Annotated[int, Field(ge=1, le=10)] = 1
     # Quality over training (cgan.evaluation.callback): score every k epochs on n images per class.
     quality_every: Annotated[int, Field(ge=0)] = 0
-    quality_per_class: Annotated[int, Field(ge=2)] = 50
+    quality_per_class: Annotated[int, Field(ge=2, le=1000)] = 50  # at most the test images per class
 
     @model_validator(mode="after")
     def _loss_fits_model(self):
         if self.loss == "hinge" and self.model not in SCORE_MODELS:
             raise ValueError(f"the hinge loss needs a discriminator that outputs a score "
                              f"({', '.join(SCORE_MODELS)}), and {self.model}'s outputs a probability")
+        if self.lecam_weight and self.model not in SCORE_MODELS:
+            raise ValueError(f"LeCam regularisation needs a discriminator that outputs a score "
+                             f"({', '.join(SCORE_MODELS)})")
         if len(set(self.augment)) != len(self.augment):
             raise ValueError("augment lists a policy twice")
         return self

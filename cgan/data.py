@@ -54,6 +54,32 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype("uint8")
 
 
+# A copy missing a few images (CIFAR-10's holds 49,059 of 50,000) is the full set for every purpose here;
+# one that holds a quarter is a subset, and figures made from it must say so.
+FULL_SET_SHARE = 0.95
+
+
+def describe_train_split(name: str, images: int) -> tuple[bool, str]:
+    """(is a subset, one line naming the training data) for a copy of `name` with `images` training images."""
+    official = OFFICIAL_TRAIN_IMAGES[name]
+    if images >= official:
+        return False, f"all {official:,} official training images"
+    if images >= FULL_SET_SHARE * official:
+        return False, f"the full recovered set: {images:,} of the {official:,} official training images"
+    return True, f"a {images:,}-image subset of the {official:,} official training images"
+
+
+def data_label(summary_data: dict, dataset: str) -> str:
+    """Short name of a run's training data for tables, from its summary's `data` record: '49,059 (full
+    recovered set)', '11.5k subset', '60,000 (all)'."""
+    images = summary_data.get("train_images")
+    if not isinstance(images, int) or dataset not in OFFICIAL_TRAIN_IMAGES:
+        return "?"
+    if summary_data.get("train_is_subset", images < FULL_SET_SHARE * OFFICIAL_TRAIN_IMAGES[dataset]):
+        return f"{images / 1000:g}k subset" if images % 100 == 0 and images >= 1000 else f"{images:,} subset"
+    return f"{images:,} (all)" if images >= OFFICIAL_TRAIN_IMAGES[dataset] else f"{images:,} (full recovered set)"
+
+
 def _stratified_head(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Indices of a class-balanced random subset of size ~n (all classes kept)."""
     rng = np.random.default_rng(seed)
@@ -69,10 +95,44 @@ def _read_npz(path: Path, name: str, label_mode: str) -> dict:
             arrays = {k: f[k] for k in f.files}
     except Exception as exc:  # truncated or not an npz
         raise DataError(f"cannot read {path}: {exc}") from None
+    check_arrays(arrays, name, label_mode, path)
     if name == "cifar100" and label_mode == "coarse":
         arrays["y_train"], arrays["y_test"] = arrays["y_train_coarse"], arrays["y_test_coarse"]
         arrays["label_names"] = arrays["coarse_label_names"]
     return arrays
+
+
+def _label_keys(label_mode: str) -> tuple[str, str, str]:
+    """The npz keys of (train labels, test labels, names) for a label mode."""
+    return ("y_train", "y_test", "label_names") if label_mode == "fine" else \
+        ("y_train_coarse", "y_test_coarse", "coarse_label_names")
+
+
+def check_arrays(arrays: dict, name: str, label_mode: str, source) -> None:
+    """DataError (one line, naming `source`) unless the arrays are a `keras.datasets`-style copy of `name`:
+    uint8 images of the dataset's shape, one integer label in range per image, and its number of class names.
+    Checked on loading, so that a wrong file fails here and not as a shape error deep inside Keras."""
+    y_train, y_test, names_key = _label_keys(label_mode)
+    missing = [k for k in ("x_train", y_train, "x_test", y_test, names_key) if k not in arrays]
+    if missing:
+        raise DataError(f"{source} lacks {', '.join(missing)} (a {name} file holds x_train, y_train, x_test, "
+                        f"y_test and label_names)")
+    classes = len(label_names(name, label_mode=label_mode))
+    if arrays[names_key].shape != (classes,):
+        raise DataError(f"{source}: {names_key} has shape {arrays[names_key].shape}, not the {classes} names "
+                        f"of {name}")
+    for x_key, y_key in (("x_train", y_train), ("x_test", y_test)):
+        x, y = arrays[x_key], arrays[y_key]
+        shape = x.shape[1:] + ((1,) if x.ndim == 3 else ())  # MNIST may come without its channel axis
+        if x.dtype != np.uint8 or x.ndim not in (3, 4) or shape != IMAGE_SHAPES[name] or not len(x):
+            raise DataError(f"{source}: {x_key} is {x.dtype} {x.shape}; {name} needs uint8 images of "
+                            f"{' × '.join(map(str, IMAGE_SHAPES[name]))}")
+        if not np.issubdtype(y.dtype, np.integer) or y.ndim not in (1, 2) \
+                or y.size != len(x) or len(y) != len(x):
+            raise DataError(f"{source}: {y_key} is {y.dtype} {y.shape}; it needs one integer label for each "
+                            f"of the {len(x)} images in {x_key}")
+        if y.min() < 0 or y.max() >= classes:
+            raise DataError(f"{source}: {y_key} holds labels {y.min()}..{y.max()}, outside 0..{classes - 1}")
 
 
 def _from_keras(name: str, label_mode: str) -> dict:
@@ -107,8 +167,11 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
 
 
 def load_dataset(name: str, data_dir=None, subset: int | None = None,
-                 label_mode: str = "fine", seed: int = 0) -> Dataset:
-    """Load a dataset scaled to [-1, 1]; `subset` keeps a stratified sample of the train split."""
+                 label_mode: str = "fine", seed: int = 0, train: bool = True) -> Dataset:
+    """Load a dataset scaled to [-1, 1]; `subset` keeps a stratified sample of the train split.
+
+    `train=False` keeps no training images (an empty array of the right shape), for callers that only score
+    against the test split: CIFAR-10's 49k training images are 600 MB as float32."""
     if name not in IMAGE_SHAPES:
         raise DataError(f"unknown dataset '{name}' (choose from {', '.join(IMAGE_SHAPES)})")
     if label_mode not in ("fine", "coarse") or (label_mode == "coarse" and name != "cifar100"):
@@ -122,14 +185,13 @@ def load_dataset(name: str, data_dir=None, subset: int | None = None,
     x_train, y_train = arrays["x_train"], arrays["y_train"].reshape(-1).astype("int32")
     if x_train.ndim == 3:  # keras.datasets MNIST has no channel axis
         x_train, arrays["x_test"] = x_train[..., None], arrays["x_test"][..., None]
-    official = OFFICIAL_TRAIN_IMAGES[name]
-    is_subset = len(x_train) < official
-    note = (f"all {official:,} official training images" if not is_subset else
-            f"{len(x_train):,} of the {official:,} official training images, as the copy holds them")
+    is_subset, note = describe_train_split(name, len(x_train))
     if subset is not None and subset < len(x_train):
         keep = _stratified_head(y_train, subset, seed)
         x_train, y_train, is_subset = x_train[keep], y_train[keep], True
         note = f"a stratified subset of {len(keep):,} training images (subset={subset}, seed {seed})"
+    if not train:
+        x_train, y_train = x_train[:0], y_train[:0]
     return Dataset(
         name=name,
         x_train=to_unit_range(x_train),

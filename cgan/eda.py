@@ -42,11 +42,16 @@ class Images:
     def __len__(self):
         return len(self.x)
 
+    @property
+    def caption(self) -> str:
+        """Which images a figure was drawn from, for its title: 'train, 49,059 images' (', a subset')."""
+        return f"{self.split}, {len(self):,} images" + (", a subset" if self.is_subset else "")
+
 
 def load_images(dataset: str, split: str = "train", sample: int | None = None, data_dir=None,
                 seed: int = 0) -> Images:
     """uint8 images of one split; `sample` keeps a class-stratified random subset (train or test)."""
-    data = load_dataset(dataset, data_dir)
+    data = load_dataset(dataset, data_dir, train=split == "train")
     x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
     keep = np.arange(len(x))
     if sample is not None and sample < len(x):
@@ -54,7 +59,7 @@ def load_images(dataset: str, split: str = "train", sample: int | None = None, d
     is_subset = len(keep) < len(x) or (split == "train" and data.train_is_subset)
     coarse_y = coarse_names = None
     if dataset == "cifar100":  # the coarse copy lists the same images in the same order
-        coarse = load_dataset(dataset, data_dir, label_mode="coarse")
+        coarse = load_dataset(dataset, data_dir, label_mode="coarse", train=split == "train")
         coarse_y = (coarse.y_train if split == "train" else coarse.y_test)[keep]
         coarse_names = coarse.label_names
     return Images(dataset, split, to_uint8(x[keep]), y[keep], data.label_names, is_subset, coarse_y, coarse_names)

@@ -100,7 +100,7 @@ class OptimizerPair:
 class ConditionalGAN(keras.Model):
     def __init__(self, generator, discriminator, latent_dim: int, num_classes: int, seed=None,
                  d_output: str = "probability", loss: str = "bce", ema_decay: float = 0.0, augment=(),
-                 d_steps: int = 1, **kwargs):
+                 d_steps: int = 1, lecam_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if (d_output, loss) not in LOSSES:
             raise ValueError(f"loss '{loss}' needs a discriminator that outputs a score, not a {d_output}")
@@ -123,6 +123,10 @@ class ConditionalGAN(keras.Model):
             self.ema_generator.trainable = False  # moved by _update_ema, not by an optimizer
         self.augment = tuple(augment)
         self.d_steps = d_steps  # each D step sees the same real batch and new fakes
+        self.lecam_weight = float(lecam_weight)
+        if self.lecam_weight:  # moving averages of D's mean output on real and on fake images
+            self.lecam_real = keras.Variable(0.0, trainable=False, name="lecam_real_average")
+            self.lecam_fake = keras.Variable(0.0, trainable=False, name="lecam_fake_average")
         self._pin_layer_seeds()
         # G and D are built functional models; marking the wrapper built stops
         # fit() from tracing call() on an image batch to "build" it.
@@ -159,6 +163,11 @@ class ConditionalGAN(keras.Model):
         for layer in self._flatten_layers():  # self first
             found += [g for g in layer._seed_generators if all(g is not f for f in found)]
         return found
+
+    @property
+    def loss_states(self):
+        """Variables the losses carry from step to step (LeCam's averages); a checkpoint keeps them."""
+        return [self.lecam_real, self.lecam_fake] if self.lecam_weight else []
 
     @property
     def random_states(self):
@@ -209,7 +218,18 @@ class ConditionalGAN(keras.Model):
         both = self.judge(ops.concatenate([real, ops.cast(fake, real.dtype)], axis=0),
                           ops.concatenate([labels, fake_labels], axis=0), training)
         batch = ops.shape(real)[0]
-        return self._d_loss_fn(both[:batch], both[batch:])
+        loss = self._d_loss_fn(both[:batch], both[batch:])
+        if self.lecam_weight and training:
+            loss = loss + self.lecam_weight * self._lecam(both[:batch], both[batch:])
+        return loss
+
+    def _lecam(self, real, fake, decay=0.99):
+        """LeCam's penalty, ‖D(x) − avg D(G(z))‖² + ‖D(G(z)) − avg D(x)‖², one-sided as in its reference code;
+        the averages move inside the loss, like batch-norm statistics, so every backend carries them."""
+        self.lecam_real.assign(decay * self.lecam_real + (1 - decay) * ops.stop_gradient(ops.mean(real)))
+        self.lecam_fake.assign(decay * self.lecam_fake + (1 - decay) * ops.stop_gradient(ops.mean(fake)))
+        return (ops.mean(ops.square(ops.relu(real - self.lecam_fake)))
+                + ops.mean(ops.square(ops.relu(self.lecam_real - fake))))
 
     def generator_loss(self, noise, fake_labels, training=True):
         fake = self.generator([noise, fake_labels], training=training)
@@ -276,7 +296,7 @@ def build_gan(cfg, image_shape, num_classes: int, jit_compile=None) -> Condition
     generator, discriminator = build_models(cfg.model, image_shape, num_classes, cfg.latent_dim, cfg.model_options)
     gan = ConditionalGAN(generator, discriminator, cfg.latent_dim, num_classes, seed=cfg.seed,
                          d_output=discriminator_output(cfg.model), loss=cfg.loss, ema_decay=cfg.ema_decay,
-                         augment=cfg.augment, d_steps=cfg.d_steps)
+                         augment=cfg.augment, d_steps=cfg.d_steps, lecam_weight=cfg.lecam_weight)
     gan.compile(d_optimizer=make_optimizer(cfg.d_optimizer), g_optimizer=make_optimizer(cfg.g_optimizer),
                 jit_compile=jit_compile)
     return gan

@@ -5,12 +5,16 @@
     images, labels = g.generate(labels=[7], n=4, seed=0)  # uint8 N×H×W×C, int labels
 
 Large requests go through `write_output`: the model runs a batch at a time (`Generator.batch_size`) and an
-.npz is streamed to disk batch by batch, so memory stays flat whatever the count.
+.npz is streamed to disk batch by batch, so memory stays flat whatever the count. It replaces an existing file
+only if that file is writable, and keeps its permissions; the CLI says when it replaced one.
 """
 from __future__ import annotations
 
 import difflib
+import os
 import shutil
+import stat
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +56,7 @@ def resolve_labels(spec: str | int, names) -> list[int]:
         part = part.strip()
         if part in names:  # names first: MNIST's names are the digits themselves
             indices.append(names.index(part))
-        elif part.lstrip("-").isdigit():
+        elif part.isascii() and part.lstrip("-").isdigit():  # str.isdigit also takes '²' and '①', int() not
             index = int(part)
             if not 0 <= index < len(names):
                 raise LabelError(f"label {index} is out of range (0..{len(names) - 1})")
@@ -62,6 +66,35 @@ def resolve_labels(spec: str | int, names) -> list[int]:
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise LabelError(f"unknown label '{part}'{hint}")
     return indices
+
+
+def read_generator_summary(run: RunFolder) -> dict:
+    """The run's summary.json with what generation needs checked (RunError, one line, naming the file):
+    a known dataset, its class names, the noise size, and an image shape (the dataset's when not recorded)."""
+    from cgan.data import IMAGE_SHAPES
+
+    meta = run.read_summary()
+    where = run.summary
+    if not isinstance(meta, dict):
+        raise RunError(f"{where} is corrupt (not a JSON object)")
+    missing = [key for key in ("dataset", "label_names", "latent_dim") if key not in meta]
+    if missing:
+        raise RunError(f"{where} lacks {', '.join(missing)}; it is not the summary of a cgan run")
+    if meta["dataset"] not in IMAGE_SHAPES:
+        raise RunError(f"{where} names an unknown dataset {meta['dataset']!r} (one of {', '.join(IMAGE_SHAPES)})")
+    names, latent = meta["label_names"], meta["latent_dim"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise RunError(f"{where}: label_names must be a non-empty list of names")
+    if not _is_count(latent):
+        raise RunError(f"{where}: latent_dim must be a positive integer, not {latent!r}")
+    shape = meta.setdefault("image_shape", list(IMAGE_SHAPES[meta["dataset"]]))
+    if not (isinstance(shape, list) and len(shape) == 3 and all(_is_count(d) for d in shape)):
+        raise RunError(f"{where}: image_shape must be [height, width, channels], not {shape!r}")
+    return meta
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 @dataclass
@@ -75,7 +108,7 @@ class Generator:
     @classmethod
     def from_run(cls, run_dir) -> "Generator":
         run = RunFolder(run_dir)
-        meta = run.read_summary()
+        meta = read_generator_summary(run)
         path = run.generator_keras
         if not path.is_file():
             raise RunError(f"{run.path} has no generator.keras")
@@ -89,6 +122,7 @@ class Generator:
         if list(self.image_shape) != list(meta["image_shape"]):
             raise RunError(f"generator in {self.run} makes {self.image_shape} images but the run says "
                            f"{tuple(meta['image_shape'])}")
+        check_dataset_shape(self, "generator")
         classes = _embedding_classes(self.model)
         if classes is not None and classes != len(self.label_names):
             raise RunError(f"generator in {self.run} knows {classes} classes but the run names "
@@ -145,6 +179,17 @@ class Generator:
         return np.asarray(self.model.predict_on_batch([noise, labels]))
 
 
+def check_dataset_shape(generator: Generator, what: str) -> None:
+    """Refuse a run whose summary names a dataset of another image shape than its generator makes: its images
+    would be scored, or labelled, as that dataset's."""
+    from cgan.data import IMAGE_SHAPES
+
+    expected = IMAGE_SHAPES[generator.dataset]
+    if tuple(generator.image_shape) != expected:
+        raise RunError(f"{what} in {generator.run} makes {tuple(generator.image_shape)} images, but its summary "
+                       f"names {generator.dataset}, whose images are {expected}")
+
+
 def activation_bytes_per_image(model) -> int:
     """float32 bytes of every layer's output for one image: what a forward pass may hold at once."""
     total = 0
@@ -177,6 +222,10 @@ def load_generator(path):
     path = Path(path)
     if not path.is_file():
         raise RunError(f"generator file not found: {path}")
+    # Keras reports a .keras file that is not a whole zip archive as "File not found".
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise RunError(f"cannot load generator {path}: the file is truncated or corrupt (not a complete .keras "
+                       f"archive)")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
@@ -193,11 +242,12 @@ def write_output(generator: Generator, labels, n: int, seed: int | None, out, pe
                  scale: int = 4) -> Path:
     """Generate n images per label into a PNG (one image, or a grid with `per_row` images to a row) or an NPZ
     with x (uint8 N×H×W×C) and y (int64 labels). An NPZ is streamed batch by batch; both are written atomically."""
-    out = Path(out)
+    out = output_target(out)
     check_output(out, len(labels) * n, generator.image_shape, per_row, scale)
+    check_replaceable(out)
     batches = generator.batches(labels, n, seed)
     if out.suffix.lower() == ".npz":
-        atomic_write(out, lambda tmp: _stream_npz(tmp, batches, labels, n, generator.image_shape))
+        _replace_keeping_mode(out, lambda tmp: _stream_npz(tmp, batches, labels, n, generator.image_shape))
         return out
     from cgan import plots
 
@@ -207,8 +257,39 @@ def write_output(generator: Generator, labels, n: int, seed: int | None, out, pe
     else:
         grid = plots.tile(images, -(-len(images) // per_row), min(len(images), per_row),
                           pad=0 if len(images) == 1 else 2, scale=scale)
-    atomic_write(out, lambda tmp: plots.save_png(grid, tmp))
+    _replace_keeping_mode(out, lambda tmp: plots.save_png(grid, tmp))
     return out
+
+
+def output_target(out) -> Path:
+    """The path written for `out`: a symbolic link's target, so that the link itself stays."""
+    out = Path(out)
+    return Path(os.path.realpath(out)) if out.is_symlink() else out
+
+
+def check_replaceable(out: Path) -> bool:
+    """Whether `out` exists and would be replaced; RunError (one line) for a path that must not be.
+
+    A file without any write permission bit is refused even where the user could replace it anyway (root, or
+    the owner of its folder): read-only is what its owner asked for.
+    """
+    try:
+        info = os.stat(out)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(info.st_mode):
+        raise RunError(f"{out} exists and is not a regular file; choose another output")
+    if not info.st_mode & 0o222 or not os.access(out, os.W_OK):
+        raise RunError(f"{out} is read-only; refusing to replace it (make it writable, or choose another output)")
+    return True
+
+
+def _replace_keeping_mode(out: Path, write) -> None:
+    """atomic_write, then give a file it replaced its previous permissions back (atomic_write sets the umask's)."""
+    mode = stat.S_IMODE(os.stat(out).st_mode) if out.exists() else None
+    atomic_write(out, write)
+    if mode is not None:
+        os.chmod(out, mode)
 
 
 def check_output(out: Path, count: int, image_shape, per_row: int, scale: int) -> None:
@@ -230,6 +311,26 @@ def check_output(out: Path, count: int, image_shape, per_row: int, scale: int) -
     if needed * 1.001 + 2**16 > free:
         raise RunError(f"{count:,} images need up to {_size(needed)} for {out}, but its disk has {_size(free)} "
                        f"free; ask for fewer")
+
+
+def check_writable_folder(folder, needed_bytes: int = 0) -> None:
+    """RunError (one line) unless a file can be made in `folder` (or, where it does not exist yet, in the
+    nearest folder above it) and its disk has `needed_bytes` free: checked before slow work, not after it."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunError(f"cannot write to {folder}: {existing} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # the real test: permissions, a read-only mount, no inodes
+            pass
+    except OSError as exc:
+        raise RunError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    free = shutil.disk_usage(existing).free
+    if needed_bytes * 1.001 + 2**16 > free:
+        raise RunError(f"cannot write to {folder}: its disk has {_size(free)} free, and this needs about "
+                       f"{_size(needed_bytes)}")
 
 
 def _grid_size(count: int, per_row: int, h: int, w: int, scale: int) -> tuple[int, int]:

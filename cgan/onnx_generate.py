@@ -16,17 +16,23 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.generate import Generator, batch_for
+from cgan.generate import Generator, batch_for, check_dataset_shape, read_generator_summary
 from cgan.runs import RunError, RunFolder
 
 # Keys of the ONNX metadata_props entries `cgan export` writes: the hex SHA-256 of the generator.keras it was
 # exported from, and the Keras model's activation bytes per image (which sets the batch size, cgan.generate).
 KERAS_SHA256_KEY = "cgan.generator_keras_sha256"
 ACTIVATION_BYTES_KEY = "cgan.activation_bytes_per_image"
+NUM_CLASSES_KEY = "cgan.num_classes"
 
 
 class StaleOnnx(RunError):
     """generator.onnx was not exported from the run's current generator.keras."""
+
+
+def is_onnxruntime_error(exc: BaseException) -> bool:
+    """ONNX Runtime's exceptions (InvalidProtobuf, InvalidArgument, Fail, ...) derive from Exception alone."""
+    return type(exc).__module__.startswith("onnxruntime")
 
 
 def file_sha256(path) -> str:
@@ -62,16 +68,12 @@ class OnnxGenerator(Generator):
 
     @classmethod
     def from_run(cls, run_dir) -> "OnnxGenerator":
-        import onnxruntime
-
         run = RunFolder(run_dir)
         path = current_onnx(run.path)
         if path is None:
             raise RunError(f"{run.path} has no generator.onnx (run `cgan export --run {run.path}`)")
-        meta = run.read_summary()
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        meta = read_generator_summary(run)
+        session = _open_session(path)
         _check_exported_from(session, path, run)
         generator = cls(session, tuple(meta["label_names"]), int(meta["latent_dim"]), meta["dataset"], run.path)
         generator.check_matches(meta)
@@ -82,9 +84,33 @@ class OnnxGenerator(Generator):
         if "image_shape" in meta and list(self.image_shape) != list(meta["image_shape"]):
             raise RunError(f"generator.onnx in {self.run} makes {self.image_shape} images but the run says "
                            f"{tuple(meta['image_shape'])}")
-        noise = {i.name: i.shape for i in self.model.get_inputs()}.get("noise")
-        if noise is None or noise[-1] != self.latent_dim:
+        inputs = {i.name: i.shape for i in self.model.get_inputs()}
+        if inputs.get("noise") is None or inputs["noise"][-1] != self.latent_dim:
             raise RunError(f"generator.onnx in {self.run} does not take noise of size {self.latent_dim}")
+        if "label" not in inputs:
+            raise RunError(f"generator.onnx in {self.run} takes no label input; it is not a cgan generator")
+        check_dataset_shape(self, "generator.onnx")
+        self._check_classes()
+
+    def _check_classes(self) -> None:
+        """Refuse an ONNX file that knows another number of classes than the run names.
+
+        `cgan export` records the count; for a file without it, one image of the last class the run names is
+        made: a generator that knows fewer classes fails in its label lookup.
+        """
+        names = len(self.label_names)
+        recorded = self.model.get_modelmeta().custom_metadata_map.get(NUM_CLASSES_KEY, "")
+        if recorded.isdigit() and int(recorded) != names:
+            raise RunError(f"generator.onnx in {self.run} knows {recorded} classes but the run names {names}")
+        if recorded.isdigit():
+            return
+        try:
+            self._run(np.zeros((1, self.latent_dim), "float32"), np.full((1, 1), names - 1, "int32"))
+        except Exception as exc:
+            if not is_onnxruntime_error(exc):
+                raise
+            raise RunError(f"generator.onnx in {self.run} cannot make class {names - 1}: it knows fewer "
+                           f"classes than the {names} its run names") from None
 
     @property
     def image_shape(self):
@@ -95,7 +121,32 @@ class OnnxGenerator(Generator):
         return batch_for(int(recorded) if recorded.isdigit() else None)
 
     def _run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        return self.model.run(None, {"noise": noise, "label": labels})[0]
+        return self.model.run(None, {"noise": noise, "label": labels}, _quiet_run())[0]
+
+
+def _open_session(path: Path):
+    """An ONNX Runtime session on the CPU; RunError (one line) for a file it cannot load."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        if not is_onnxruntime_error(exc):
+            raise
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise RunError(f"cannot load {path} (truncated or corrupt; `cgan export` rewrites it): "
+                       f"{first[:160]}") from None
+
+
+def _quiet_run():
+    """Run options that leave errors to the exception: ONNX Runtime also logs them to stderr by default."""
+    import onnxruntime
+
+    options = onnxruntime.RunOptions()
+    options.log_severity_level = 4
+    return options
 
 
 def _check_exported_from(session, path: Path, run: RunFolder) -> None:

@@ -171,12 +171,51 @@ def plot_history(history, iterations, folder: Path) -> None:
     frame = history.set_index("epoch")
     _line_plot(frame, ["d_loss", "val_d_loss", "g_loss", "val_g_loss"],
                "Losses per epoch (train vs test)", "BCE loss", folder / "loss_per_epoch.png")
-    metrics = [f"{split}_d_{m}" for split in ("train", "test") for m in ("accuracy", "precision", "recall", "f1")]
-    _line_plot(frame, metrics, "Discriminator metrics per epoch (real = positive class)",
-               "score", folder / "d_metrics_per_epoch.png")
+    plot_d_metrics(frame, folder / "d_metrics_per_epoch.png")
     if "quality_fd" in frame:  # written by cgan.evaluation.callback.QualityMonitor (config quality_every)
         plot_quality(frame, folder / "quality_per_epoch.png")
         plot_quality(frame.set_index(training_minutes(frame)), folder / "quality_per_minute.png", "training minutes")
+
+
+D_METRIC_PANELS = (("accuracy", "f1"), ("precision", "recall"))
+METRIC_TITLES = {"accuracy": "accuracy", "f1": "F1", "precision": "precision", "recall": "recall"}
+SPLIT_COLOURS = {"train": "tab:blue", "test": "tab:orange"}
+
+
+def moving_average_window(epochs: int) -> int:
+    """About a tenth of the run, odd, at least 1: a 20-epoch run stays nearly raw, a 300-epoch one is smoothed."""
+    return max(1, (epochs // 10) | 1) if epochs >= 10 else 1
+
+
+def plot_d_metrics(frame, path) -> None:
+    """D's metrics in four panels (accuracy, F1; precision, recall), train against test in each: a centred
+    moving average, with the raw per-epoch values faint behind it, so that long noisy runs stay readable."""
+    plt = agg_pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
+    window = moving_average_window(len(frame))
+    for row, names in enumerate(D_METRIC_PANELS):
+        for col, metric in enumerate(names):
+            ax = axes[row][col]
+            for split, colour in SPLIT_COLOURS.items():
+                column = f"{split}_d_{metric}"
+                if column not in frame:
+                    continue
+                values = frame[column]
+                if window > 1:
+                    ax.plot(frame.index, values, color=colour, alpha=0.25, linewidth=0.8)
+                smooth = values.rolling(window, center=True, min_periods=1).mean()
+                ax.plot(frame.index, smooth, color=colour, label=split,
+                        marker="o" if len(frame) < 30 else None)
+            ax.set(title=f"D {METRIC_TITLES[metric]}" + (f" (moving average of {window} epochs)" if window > 1 else ""),
+                   ylim=(-0.02, 1.02))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    fig.suptitle("Discriminator metrics per epoch (real = positive class), train vs test")
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
+    plt.close(fig)
 
 
 def training_minutes(frame):

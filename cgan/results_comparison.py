@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cgan.data import data_label
 from cgan.plots import agg_pyplot
 from cgan.runs import atomic_write
 
@@ -94,7 +95,7 @@ def _table_row(record: dict) -> str:
     epochs = f"{s.get('epochs_done', '?')}/{s.get('epochs_planned', '?')}"
     if s.get("status") != "finished":
         epochs += f" ({s.get('status', '?')})"
-    images = f"{data.get('train_images', '?')}" + (" (subset)" if data.get("train_is_subset") else "")
+    images = data_label(data, s.get("dataset"))
     cells = [model, s.get("version", "?"), epochs, images, duration(s.get("wall_seconds")),
              _short_hardware(s.get("environment", {})), number(final.get("test_d_accuracy")),
              number(final.get("test_d_f1")), *_quality_cells(record["metrics"])]

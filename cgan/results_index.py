@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cgan.results_comparison import (by_dataset, comparison, dig, duration, label_accuracy_curve, number,
                                      real_column, write_figures)
+from cgan.data import data_label
 from cgan.runs import RunError, RunFolder, results_root, write_text
 
 # (column title, path into metrics.json's "generated" / "real_floor" sections) — see cgan/evaluation/evaluate.py
@@ -99,8 +100,8 @@ def _run_section(record: dict, root: Path) -> list[str]:
              (f"- **Status:** {s.get('status', '?')}, {s.get('epochs_done', '?')} of {s.get('epochs_planned', '?')} "
              f"epochs, wall time {duration(s.get('wall_seconds'))} (mean epoch "
              f"{number(s.get('mean_epoch_seconds'), 1)} s), last update {s.get('updated_utc', '?')}"),
-             (f"- **Data:** {s.get('data', {}).get('train_images', '?')} training images"
-             f"{' (a subset)' if s.get('data', {}).get('train_is_subset') else ''}, D metrics on "
+             (f"- **Data:** trained on {s.get('data', {}).get('train_note') or data_label(s.get('data', {}), s.get('dataset'))}"
+             f", D metrics on "
              f"{s.get('eval_samples', '?')} real + {s.get('eval_samples', '?')} generated images per split"),
              f"- **Parameters:** G {params.get('generator', '?'):,} + D {params.get('discriminator', '?'):,} = "
              f"{params.get('total', '?'):,}" if params else "- **Parameters:** –",

@@ -2,9 +2,9 @@
 
 The first signal lets the step in progress finish, then abandons the epoch it belongs to: the run keeps the
 checkpoint of its last finished epoch, untouched, and `cgan.train` records `status: interrupted`. A second
-signal stops at once, wherever training is; the run folder stays consistent, because its files are written
-to a temporary name and renamed (a kill at any point leaves the previous good version) and TensorBoard's
-append-only events tolerate a cut.
+signal stops at once, wherever training is; the run folder stays consistent, because an epoch's files are
+staged and committed with its checkpoint (cgan.runs: a save cut short is finished or dropped before the run
+records its stop) and TensorBoard's append-only events tolerate a cut.
 
 Why the last finished epoch and not a checkpoint of the cut-short one: the epoch is the unit of resume. A
 mid-epoch checkpoint would either record half an epoch as done (and the resumed run would differ from an

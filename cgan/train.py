@@ -1,6 +1,8 @@
 """Train one configuration into its run folder (resuming from its checkpoint if any)."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import signal
 import time
@@ -18,44 +20,64 @@ from cgan.config import ConfigError, RunConfig, dump_config, load_config
 from cgan.data import load_dataset
 from cgan.distribute import process_shard
 from cgan.gan import build_gan
-from cgan.runs import RunError, RunFolder, TrainingDiverged, results_root, write_json, write_text
+from cgan.runs import RunError, RunFolder, TrainingDiverged, frame_epoch, results_root, write_json, write_text
 from cgan.runtime import environment_facts
 from cgan.stop import StopButton, TrainingInterrupted
 from cgan.watch import ProgressBar
 
 
-def _prepare_folder(run: RunFolder, cfg: RunConfig, overwrite: bool) -> int:
-    """Epoch to start from. Resumes a checkpoint of the same config; never clobbers a run silently.
+def _check_folder(run: RunFolder, overwrite: bool) -> None:
+    """Refuse a folder cgan may not write into, before anything (its lock included) is written there.
 
-    With `overwrite` it only checks that the folder is a run folder (`RunFolder.run_files`); `train` clears it
-    once the data and models have loaded, so a failure before then deletes nothing.
+    With `overwrite` the folder must hold only what cgan writes (`RunFolder.run_files`), since that is what gets
+    deleted, once everything that can fail before training has been checked. Without it, nothing foreign may lie
+    where cgan writes (`RunFolder.check_layout`).
     """
     existing = next(p for p in (run.path, *run.path.parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         raise RunError(f"cannot write to run folder {run.path} ({existing} is not writable)")
     if overwrite:
         run.run_files()
+    else:
+        run.check_layout()
+
+
+def _prepare_folder(run: RunFolder, cfg: RunConfig, overwrite: bool) -> int:
+    """Epoch to start from, decided under the folder's lock. Resumes a checkpoint of the same config; never
+    clobbers a run silently; accepts whatever a kill or a full disk left (run the same command again)."""
+    _check_folder(run, overwrite)  # again: the folder may have changed before its lock was ours
+    if overwrite:
         return 0
+    run.settle()  # a save a kill cut short: its committed epoch is published, an uncommitted one dropped
     done = run.checkpoint_epoch()
     if done == 0:
-        if (run.summary.is_file() or run.history.is_file()) and not _interrupted_in_first_epoch(run):
+        if (run.summary.is_file() or run.history.is_file()) and not _no_epoch_finished(run):
             raise RunError(f"{run.path} holds a run without a checkpoint to resume; pass --overwrite or another --out")
         return 0
     if run.config.is_file() and not _only_schedule_differs(run, cfg):
         raise RunError(f"{run.path} holds a run with a different config; pass --overwrite or another --out")
-    if done >= cfg.epochs:
+    if done > cfg.epochs or (done == cfg.epochs and _ended(run)):
         raise RunError(f"{run.path} already holds a finished run ({done} epochs); pass --overwrite, "
                        f"another --out, or more --epochs to extend it")
     return done
 
 
-def _interrupted_in_first_epoch(run: RunFolder) -> bool:
-    """A run stopped (cgan.stop) before any epoch finished: starting it again loses nothing."""
+def _no_epoch_finished(run: RunFolder) -> bool:
+    """A run stopped (cgan.stop, a full disk) before any epoch finished: starting it again loses nothing."""
     try:
         summary = run.read_summary()
     except RunError:
         return False
-    return summary.get("status") == "interrupted" and summary.get("epochs_done") == 0
+    return summary.get("epochs_done") == 0
+
+
+def _ended(run: RunFolder) -> bool:
+    """The run recorded its end. One whose last epoch committed, but which a kill stopped before it could
+    say so, has not: training it again only records it as finished."""
+    try:
+        return run.read_summary().get("status") in ("finished", "stopped")
+    except RunError:
+        return False
 
 
 # Fields a resumed run may change: how long it trains and how often it is watched, not what it learns.
@@ -71,11 +93,54 @@ def _only_schedule_differs(run: RunFolder, cfg: RunConfig) -> bool:
     return previous.with_overrides(**{field: getattr(cfg, field) for field in RESUMABLE_CHANGES}) == cfg
 
 
-def _past_rows(path: Path, done: int) -> pd.DataFrame | None:
+HISTORY_COLUMNS = ("epoch",)
+ITERATION_COLUMNS = ("epoch", "step", "d_loss", "g_loss")
+
+
+def _past_rows(path: Path, done: int, columns: tuple[str, ...], every_epoch: bool = False) -> pd.DataFrame | None:
+    """The rows of history.csv or iterations.csv up to the checkpoint's epoch; RunError naming the file where
+    it cannot be read as one (with `every_epoch`, also where an epoch up to the checkpoint's has no row)."""
     if done == 0 or not path.is_file():
         return None
-    frame = pd.read_csv(path)
-    return frame[frame["epoch"] <= done].reset_index(drop=True)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise _corrupt(path, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
+    missing = [column for column in columns if column not in frame]
+    if missing:
+        raise _corrupt(path, f"it has no {missing[0]} column")
+    epochs = pd.to_numeric(frame["epoch"], errors="coerce")
+    if epochs.isna().any() or (epochs != epochs.round()).any():
+        raise _corrupt(path, "an epoch that is not a whole number")
+    frame["epoch"] = epochs.astype(int)
+    frame = frame[frame["epoch"] <= done].reset_index(drop=True)
+    absent = sorted(set(range(1, done + 1)) - set(frame["epoch"])) if every_epoch else []
+    if absent:
+        raise _corrupt(path, f"it has no row for epoch {absent[0]}, which the checkpoint holds")
+    return frame
+
+
+def _corrupt(path: Path, why: str) -> RunError:
+    return RunError(f"cannot resume from {path}: it is corrupt ({why}); repair it, or pass --overwrite to start over")
+
+
+@contextlib.contextmanager
+def _writing(run: RunFolder):
+    """An OSError (a full disk, a read-only folder) while setting up the run folder, as one line."""
+    try:
+        yield
+    except OSError as exc:
+        raise RunError(f"cannot write to run folder {run.path}: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    text = str(exc.strerror or exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__) + (f" ({exc.filename})" if exc.filename else "")
+
+
+def _disk_full(exc: OSError) -> bool:
+    text = str(exc)  # h5py reports the C library's errno in its message only
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in text or "errno = 28" in text
 
 
 def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrite: bool = False,
@@ -85,23 +150,23 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
 
     verbose: 1 a progress bar per epoch (images/s, ETAs), 2 Keras's line per epoch, 0 quiet. tensorboard:
     write <run>/tensorboard/. SIGINT or SIGTERM ends it with `TrainingInterrupted` (see cgan.stop); running
-    the same training again resumes it.
+    the same training again resumes it, whatever stopped it (a kill, a full disk: docs/reliability.md). One
+    process at a time trains into a folder (`RunFolder.lock`); another gets a RunError naming its PID.
     """
     run = RunFolder(out or results_root() / cfg.dataset / cfg.run_name)
+    _check_folder(run, overwrite)  # before the lock writes its file there
+    with run.lock():
+        return _train(run, cfg, data_dir, overwrite, verbose, print_every, time_budget, tensorboard)
+
+
+def _train(run: RunFolder, cfg: RunConfig, data_dir, overwrite: bool, verbose: int, print_every: int,
+           time_budget: float | None, tensorboard: bool) -> RunFolder:
     done = _prepare_folder(run, cfg, overwrite)
     data = load_dataset(cfg.dataset, data_dir, subset=cfg.subset, label_mode=cfg.label_mode, seed=cfg.seed)
     keras.utils.set_random_seed(cfg.seed)  # after the data: it imports TensorFlow when installed (slow, chatty)
     gan = build_gan(cfg, data.image_shape, data.num_classes)
-    if overwrite:
-        run.clear()
     if done:
         run.load_checkpoint(gan)
-        for frame in run.evolution.glob("epoch_*.png"):  # grids of the epoch that was cut short
-            if int(frame.stem.split("_")[1]) > done:
-                frame.unlink()
-        print(f"cgan: resuming {run.path} after epoch {done}", flush=True)
-    run.path.mkdir(parents=True, exist_ok=True)
-    write_text(run.config, dump_config(cfg))
 
     previous = run.read_summary() if done and run.summary.is_file() else {}
     started = time.perf_counter()
@@ -118,6 +183,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
 
     def end_early(status: str, reason: str) -> str:
         """Record a run that stopped before its last epoch; returns the one-line account of what was kept."""
+        run.settle()  # a save cut short: a committed epoch is published, an uncommitted one dropped (frees the disk)
         kept = run.checkpoint_epoch()
         history = recorder.history
         if len(history):  # a row whose epoch never reached its checkpoint is not done
@@ -125,11 +191,15 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
         record = summary(history, status=status)
         record["stop_reason"] = (f"{reason}; the checkpoint of epoch {kept} is kept" if kept
                                  else f"{reason}; no epoch had finished, so there is no checkpoint")
-        write_json(run.summary, record)
+        try:
+            write_json(run.summary, record)
+        except OSError:  # a full disk: summary.json keeps describing the last committed epoch, as all files do
+            pass
         return record["stop_reason"]
 
     log = IterationLog(print_every)
-    recorder = RunRecorder(run, log, summary, _past_rows(run.history, done), _past_rows(run.iterations, done))
+    recorder = RunRecorder(run, log, summary, _past_rows(run.history, done, HISTORY_COLUMNS, every_epoch=True),
+                           _past_rows(run.iterations, done, ITERATION_COLUMNS))
     val_idx = np.random.default_rng(cfg.seed).choice(len(data.x_test), min(cfg.eval_samples, len(data.x_test)),
                                                      replace=False)
     # With several processes (cgan.distribute) each trains on its own shard, so hosts feed different batches.
@@ -140,19 +210,45 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
     if bar:
         log.write = bar.write
     quality = None
-    if cfg.quality_every:  # before the recorder, so the scores land in history.csv
+    if cfg.quality_every and done < cfg.epochs:  # before the recorder, so the scores land in history.csv
         from cgan.evaluation.callback import QualityMonitor
 
         quality = QualityMonitor(data, cfg.quality_every, cfg.quality_per_class, cfg.latent_dim, cfg.seed,
                                  data_dir, cfg.label_mode)
-    board = _tensorboard(run, batches.steps_per_epoch, done, len(batches.x)) if tensorboard else None
-    callbacks = [budget, stop, EpochClock(), DiscriminatorReport(data, cfg.eval_samples, cfg.latent_dim, cfg.seed),
+        quality.prepare()  # loads the classifier, whose weights may be missing
+    # Only now, with everything checked that can fail before training, may the folder change.
+    with _writing(run):
+        if overwrite:
+            run.clear()
+        for frame in run.evolution.glob("epoch_*.png"):  # grids of an epoch that never committed (older cgan)
+            if (frame_epoch(frame) or 0) > done:
+                frame.unlink()
+        run.path.mkdir(parents=True, exist_ok=True)
+        write_text(run.config, dump_config(cfg))
+        board = _tensorboard(run, batches.steps_per_epoch, done, len(batches.x)) if tensorboard else None
+    if done >= cfg.epochs:
+        print(f"cgan: {run.path} holds all {done} epochs already; recording the run as finished", flush=True)
+    elif done:
+        print(f"cgan: resuming {run.path} after epoch {done}", flush=True)
+    decay = None
+    if cfg.lr_decay:
+        from cgan.schedule import LearningRateDecay
+
+        decay = LearningRateDecay({"d_optimizer": cfg.d_optimizer.learning_rate,
+                                   "g_optimizer": cfg.g_optimizer.learning_rate},
+                                  cfg.epochs, cfg.lr_decay.start, cfg.lr_decay.final)
+    callbacks = [decay, budget, stop, EpochClock(), DiscriminatorReport(data, cfg.eval_samples, cfg.latent_dim, cfg.seed),
                  EvolutionGrid(run, data.label_names, cfg.latent_dim, cfg.seed), quality, log, bar, recorder, board]
     try:
         with stop.installed():
-            gan.fit(batches, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=batches.steps_per_epoch,
-                    validation_data=(data.x_test[val_idx], data.y_test[val_idx]), shuffle=False,  # batches shuffle
-                    callbacks=[c for c in callbacks if c is not None], verbose=2 if verbose == 2 else 0)
+            if done < cfg.epochs:
+                gan.fit(batches, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=batches.steps_per_epoch,
+                        validation_data=(data.x_test[val_idx], data.y_test[val_idx]), shuffle=False,  # batches shuffle
+                        callbacks=[c for c in callbacks if c is not None], verbose=2 if verbose == 2 else 0)
+    except OSError as exc:  # a full (or failing) disk while saving an epoch: that epoch never committed
+        kept = end_early("interrupted", f"cannot save epoch {stop.epoch + 1}: {_reason(exc)}")
+        fix = "free some space" if _disk_full(exc) else "make the folder writable"
+        raise RunError(f"{kept}, in {run.path}; {fix} and run the same command again") from None
     except TrainingDiverged as exc:
         raise TrainingDiverged(end_early("diverged", str(exc))) from None
     except KeyboardInterrupt as exc:  # the stop button's TrainingInterrupted, or a plain one outside the main thread
@@ -166,7 +262,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, data_dir=None, overwrit
     record = summary(recorder.history, status="finished")
     if budget and budget.reason:
         record.update(status="stopped", stop_reason=budget.reason)
-    write_json(run.summary, record)
+    with _writing(run):  # a full disk here: the last epoch is committed, and training again records the end
+        write_json(run.summary, record)
     return run
 
 
@@ -201,7 +298,8 @@ def _summary(cfg, data, gan, history: pd.DataFrame, status: str, wall: float, st
         "latent_dim": cfg.latent_dim,
         "params": {"generator": g, "discriminator": d, "total": g + d},
         "data": {"source": data.source, "train_images": int(len(data.x_train)),
-                 "train_is_subset": data.train_is_subset, "test_images": int(len(data.x_test))},
+                 "train_is_subset": data.train_is_subset, "train_note": data.train_note,
+                 "test_images": int(len(data.x_test))},
         "eval_samples": cfg.eval_samples,
         "wall_seconds": round(wall, 1),
         "mean_epoch_seconds": round(float(history["train_seconds"].mean()), 1) if len(history) else None,

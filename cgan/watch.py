@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 
 import keras
@@ -122,12 +123,28 @@ class TensorBoardLog(keras.callbacks.Callback):
         self.stride = max(1, steps_per_epoch // self.POINTS_PER_EPOCH)
         self.step = first_epoch * steps_per_epoch
         self.writer = SummaryWriter(str(run.tensorboard), purge_step=self.step + 1, flush_secs=30)
+        # tensorboardX writes from a thread of its own; a full disk ends that thread, which would print a
+        # traceback and leave a queue that blocks once full. `_writer_failed` turns that into one line and
+        # stops logging; the epoch's save then meets the full disk too and ends the run (cgan.train).
+        self.failed, self._previous_hook = False, threading.excepthook
+        threading.excepthook = self._writer_failed
+
+    def _writer_failed(self, args):
+        if not (issubclass(args.exc_type, OSError) and type(args.thread).__module__.startswith("tensorboardX")):
+            self._previous_hook(args)
+            return
+        if not self.failed:
+            print(f"cgan: TensorBoard logging stopped: {args.exc_value.strerror or args.exc_value}", file=sys.stderr,
+                  flush=True)
+        self.failed = True
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch, self._window = epoch, []
 
     def on_train_batch_end(self, batch, logs=None):
         self.step = self.epoch * self.steps_per_epoch + batch + 1
+        if self.failed:
+            return
         self._window.append((float(logs["d_loss_step"]), float(logs["g_loss_step"])))
         if self.step % self.stride == 0:
             for key, value in zip(("d_loss", "g_loss"), np.mean(self._window, axis=0)):
@@ -135,6 +152,8 @@ class TensorBoardLog(keras.callbacks.Callback):
             self._window = []
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.failed:
+            return
         scalars = {key: float(value) for key, value in logs.items() if not key.endswith("_step")}
         if scalars.get("train_seconds"):
             scalars["images_per_second"] = self.train_size / scalars["train_seconds"]
@@ -150,4 +169,11 @@ class TensorBoardLog(keras.callbacks.Callback):
         self.writer.flush()  # so TensorBoard shows the epoch now, not when the run ends
 
     def close(self) -> None:
-        self.writer.close()
+        if threading.excepthook == self._writer_failed:
+            threading.excepthook = self._previous_hook
+        if self.failed:  # its thread is gone: closing would wait on it forever
+            return
+        try:
+            self.writer.close()
+        except OSError:  # a full disk: the events written so far stay readable
+            pass

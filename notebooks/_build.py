@@ -23,9 +23,11 @@ from cgan.findings import FINDINGS, NOTEBOOK_FINDINGS
 REPO = Path(__file__).resolve().parents[1]
 GITHUB_REPO = "cgan-lab/cgan-lab"  # owner/name on GitHub: the Colab badge and the install cell's REPO_URL
 TRAINING = [("mnist", "m1", "v2"), ("mnist", "m3", "v1"), ("cifar100", "m3", "v1"), ("cifar100", "m4", "v1"),
-            ("cifar100", "m5", "v1"), ("cifar10", "m5", "v3"), ("mnist", "fast", "v1"), ("cifar10", "sngan", "v1")]
+            ("cifar100", "m5", "v1"), ("cifar10", "m5", "v3"), ("mnist", "fast", "v1"), ("cifar10", "sngan", "v1"),
+            ("cifar10", "fast32", "v1"), ("cifar100", "fast32", "v1")]
 # Models added after the original project (issue 7), described as such in their notebooks.
 NEW_MODELS = {"fast": "the fast projection-discriminator cGAN built for quality per CPU-minute",
+              "fast32": "the shipped CIFAR generator: fast's idea grown for 32×32 colour images",
               "sngan": "the SNGAN-style CIFAR recipe for GPUs (ResNet, spectral norm, projection D, DiffAugment)"}
 DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 
@@ -155,7 +157,7 @@ def training_notebook(dataset: str, model: str, version: str):
                           "built and summarised."),
         parameters(f"""\
 DATASET = "{dataset}"    # mnist, cifar10 or cifar100
-MODEL = "{model}"         # m1, m3, m4, m5 (the original zoo), fast or sngan
+MODEL = "{model}"         # m1, m3, m4, m5 (the original zoo), fast, fast32 or sngan
 VERSION = "{version}"       # configs/<DATASET>/<MODEL>_<VERSION>.toml (see the table above)
 EPOCHS = None         # None: the config's number of epochs
 SUBSET = None         # None: the whole training split here; N: a stratified subset of N images
@@ -244,12 +246,13 @@ EDA_FINDINGS = {
         "against 2, 3 and 1. 2, 3, 5, 6 and 8 pile up in the middle: two linear components separate a few "
         "digits but not all ten, in line with the ~87 components that 90 % of the variance needs."),
     "cifar10": (
-        "On the 11,500-image training subset the classes overlap almost completely: the class explains only "
-        "14 % of either axis (η² 0.14 and 0.14). PC1 is the overall brightness of the image (r = 0.97 with "
-        "mean brightness) and PC2 is mostly top-versus-bottom brightness (r = -0.88), so the axes describe "
-        "lighting and background, not objects. The only visible structure is in the centroids: airplane and "
-        "ship (bright sky or water) sit at one end of PC1, frog, deer and dog at the other, and truck, ship "
-        "and automobile at one end of PC2."),
+        "On all 49,059 images of the full recovered training set the classes overlap almost completely: the "
+        "class explains only 12 % of PC1 and 14 % of PC2 (η² 0.12 and 0.14), as on the 11,500-image subset "
+        "the first figures were drawn from. PC1 is the overall brightness of the image (r = 0.97 with mean "
+        "brightness) and PC2 is mostly top-versus-bottom brightness (r = -0.89), so the axes describe lighting "
+        "and background, not objects. The only visible structure is in the centroids: airplane, ship and truck "
+        "(bright sky or water) sit at one end of PC1, frog, deer and dog at the other; truck, ship and "
+        "automobile at one end of PC2, dog, cat and deer at the other."),
     "cifar100": (
         "On the 12,000-image training subset PC1 is again overall brightness (r = 0.99) and PC2 top-versus-"
         "bottom brightness (r = 0.96). Fine classes explain 17 % of PC1 and 23 % of PC2 (η²), superclasses "
@@ -266,10 +269,13 @@ EDA_FINDINGS = {
 def eda_notebook(dataset: str):
     title = DATASET_TITLES[dataset]
     name = f"eda_{dataset}"
-    subset_note = ("" if dataset == "mnist" else
-                   f"\n\n**The {title} training split here is a stratified subset** "
-                   f"({'11,500 images, 1,150 per class' if dataset == 'cifar10' else '12,000 images, 120 per class'}"
-                   "; the test split is complete): every figure of the training split says so.")
+    subset_note = {
+        "mnist": "",
+        "cifar10": ("\n\n**The CIFAR-10 training split here is the full recovered set**: 49,059 of the 50,000 "
+                    "official images (905 ships and 36 others could not be recovered); the test split is complete."),
+        "cifar100": ("\n\n**The CIFAR-100 training split here is a stratified subset** (12,000 images, 120 per "
+                     "class; the test split is complete): every figure of the training split says so."),
+    }[dataset]
     cells = [
         new_markdown_cell(f"# Exploratory analysis of {title}\n\n{colab_badge(f'EDA/{name}.ipynb')}\n\n"
                           f"The images as a pandas table, the label distribution, sample images, pixel intensities "
@@ -309,12 +315,12 @@ print(f"train: {len(train)} images{' (a subset)' if train.is_subset else ''}; te
         new_markdown_cell("## Label distribution"),
         new_code_cell(f"""\
 labels = eda.label_table(train, test)
-show(eda.label_histogram(labels, "{title}: share of each class"), "labels")
+show(eda.label_histogram(labels, f"{title}: share of each class ({{train.caption}}; test)"), "labels")
 labels"""),
         new_markdown_cell("## Sample images per class"),
         new_code_cell("show(eda.sample_images(train, per_class=10), \"samples\")"),
         new_markdown_cell("## Pixel intensities" + (" per channel" if dataset != "mnist" else "")),
-        new_code_cell(f"show(eda.intensity_histograms(train.x, \"{title} training images: pixel values\"), "
+        new_code_cell(f"show(eda.intensity_histograms(train.x, f\"{title} pixel values ({{train.caption}})\"), "
                       "\"intensity\")"),
         new_markdown_cell("## PCA\nscikit-learn PCA with all components, on pixel values scaled to [0, 1] "
                           "(centred, not standardised)."),
@@ -328,12 +334,12 @@ claim = eda.claim_check(pca, DATASET)
 if claim is not None:
     print(eda.claim_sentence(pca, DATASET))
     display(claim)
-show(eda.cumulative_variance_figure(pca, "TITLE: cumulative explained variance",
+show(eda.cumulative_variance_figure(pca, f"TITLE: cumulative explained variance ({train.caption})",
                                     eda.ORIGINAL_PCA_CLAIMS.get(DATASET, (None,))[0]), "pca_variance")""".replace(
             "TITLE", title)),
         new_code_cell(f"""\
 points = eda.project(pca, train)
-show(eda.pca_scatter(points, train.y, train.names, "{title}: first two principal components by class"),
+show(eda.pca_scatter(points, train.y, train.names, f"{title}: first two principal components ({{train.caption}})"),
      "pca_scatter")
 display(eda.class_separation(points, train.y).to_frame().T)  # η²: share of each axis explained by the class
 display(eda.extreme_classes(points, train.y, train.names))  # classes whose centroids sit at the ends of each axis

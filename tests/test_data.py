@@ -57,3 +57,20 @@ def test_unknown_dataset_and_corrupt_file(tmp_path):
     (tmp_path / "mnist.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(DataError, match="cannot read"):
         load_dataset("mnist", tmp_path)
+
+
+def test_a_copy_is_named_by_how_much_of_the_official_set_it_holds():
+    from cgan.data import data_label, describe_train_split
+
+    assert describe_train_split("cifar10", 49059) == (
+        False, "the full recovered set: 49,059 of the 50,000 official training images")
+    assert describe_train_split("cifar100", 12000)[0] and not describe_train_split("mnist", 60000)[0]
+    assert data_label({"train_images": 11500, "train_is_subset": True}, "cifar10") == "11.5k subset"
+    assert data_label({"train_images": 49059, "train_is_subset": False}, "cifar10") == "49,059 (full recovered set)"
+    assert data_label({"train_images": 60000}, "mnist") == "60,000 (all)"
+
+
+def test_train_false_keeps_the_test_split_and_no_training_images(data_dir):
+    full, test_only = load_dataset("mnist", data_dir, subset=100), load_dataset("mnist", data_dir, train=False)
+    assert test_only.x_train.shape == (0, 28, 28, 1) and test_only.image_shape == (28, 28, 1)
+    assert np.array_equal(test_only.x_test, full.x_test) and test_only.label_names == full.label_names

@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "EDA").glob("*.ipynb")) + sorted((REPO / "notebooks").glob("*.ipynb"))
 EXPECTED = {"eda_mnist", "eda_cifar10", "eda_cifar100", "cgan_train_m1_mnist", "cgan_train_m3_mnist",
             "cgan_train_m3_cifar100", "cgan_train_m4_cifar100", "cgan_train_m5_cifar100",
-            "cgan_train_m5_cifar10", "cgan_train_fast_mnist", "cgan_train_sngan_cifar10", "generate"}
+            "cgan_train_m5_cifar10", "cgan_train_fast_mnist", "cgan_train_sngan_cifar10",
+            "cgan_train_fast32_cifar10", "cgan_train_fast32_cifar100", "generate"}
 TRAINING_PARAMETERS = {"DATASET", "MODEL", "VERSION", "EPOCHS", "SUBSET", "BATCH_SIZE", "OUTPUT_DIR", "TRAIN",
                        "TEST_MODE"}
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cgan.generate import Generator
-from cgan.onnx_generate import KERAS_SHA256_KEY, OnnxGenerator, file_sha256
-from cgan.runs import results_root
+from cgan.onnx_generate import KERAS_SHA256_KEY, NUM_CLASSES_KEY, OnnxGenerator, file_sha256
+from cgan.runs import RunError, results_root
 from tests.conftest import assert_same_pixels_across_processes
 from tests.tiny_generator import tiny_generator, tiny_generator_run
 
@@ -93,6 +93,26 @@ def test_onnx_file_that_disagrees_with_its_run_is_refused(exported_run, tmp_path
     done = _cli("generate", "--run", run, "--label", "1", "--out", tmp_path / "x.png")
     assert done.returncode == 2 and "noise of size 9" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_onnx_only_run_must_name_the_classes_its_file_knows(exported_run, tmp_path):
+    """`cgan export` records the class count; a file without it is probed with the last class the run names."""
+    import onnx
+
+    summary = json.loads((exported_run / "summary.json").read_text())
+    for recorded, names, message in ((True, 3, "knows 10 classes but the run names 3"),
+                                     (False, 12, "cannot make class 11: it knows fewer classes than the 12")):
+        run = tmp_path / f"{recorded}_{names}"
+        run.mkdir()
+        model = onnx.load(str(exported_run / "generator.onnx"))
+        if not recorded:  # as `cgan export` wrote it before it recorded the count
+            kept = [p for p in model.metadata_props if p.key != NUM_CLASSES_KEY]
+            del model.metadata_props[:]
+            model.metadata_props.extend(kept)
+        onnx.save(model, str(run / "generator.onnx"))
+        (run / "summary.json").write_text(json.dumps({**summary, "label_names": [str(i) for i in range(names)]}))
+        with pytest.raises(RunError, match=message):
+            OnnxGenerator.from_run(run)
 
 
 @pytest.mark.parametrize("change, note", [("swap generator.keras", "was exported from another generator.keras"),

@@ -71,7 +71,7 @@ def test_clear_deletes_a_run_and_only_its_files(tmp_path):
         (run.path / foreign).unlink()
     bare = RunFolder(tmp_path / "bare")  # run files but none of summary.json, config.toml, history.csv
     (bare.path / "plots").mkdir(parents=True)
-    (bare.path / "plots" / "a.png").write_text("x")
+    (bare.path / "plots" / "loss_per_epoch.png").write_text("x")
     with pytest.raises(RunError, match="has no summary.json"):
         bare.run_files()
     assert RunFolder(tmp_path / "missing").run_files() == []

@@ -77,10 +77,10 @@ def test_index_opens_with_one_comparison_table_per_dataset(root):
     # the old table (status and train D columns, run paths as the first column) is gone
     assert "| run | dataset |" not in text and "[cifar100/m3_v1](cifar100/m3_v1/)" not in text
     # METRICS has no real_floor_source: its real column is training images, marked as an inflated ceiling
-    assert ("| [m3](cifar100/m3_v1/) | v1 | 3/3 | 12000 (subset) | 2 h 03 min | 2-core CPU, torch | 0.6123 | 0.5000 "
+    assert ("| [m3](cifar100/m3_v1/) | v1 | 3/3 | 12k subset | 2 h 03 min | 2-core CPU, torch | 0.6123 | 0.5000 "
             "| 1000, epoch 3 | 0.123 (ceiling 0.900 †) | 55.5 (floor 3.25 †) | 0.150 (real 0.900 †) |") in text
     assert "† real column scored on training images" in text
-    assert ("| [m1](mnist/m1_v2/) | v2 | 1/20 (running) | 60000 | 5.7 min | 2-core CPU, torch | 0.6123 | 0.5000 "
+    assert ("| [m1](mnist/m1_v2/) | v2 | 1/20 (running) | 60,000 (all) | 5.7 min | 2-core CPU, torch | 0.6123 | 0.5000 "
             "| – | – | – | – |") in text  # not evaluated
     assert "cifar10/m5_v1: " in text and "is corrupt" in text  # unreadable folders are named, not skipped
     assert "G 4,404,427 + D 1,105,993 = 5,510,420" in text and "AMD EPYC, 2 cores; Keras 3.15.1 on torch" in text
@@ -94,7 +94,7 @@ def test_table_gives_eval_n_hardware_and_fd_with_its_floor(tmp_path):
              dict(METRICS, samples=HELD_OUT, generator={"epochs_done": 2}))
     make_run(tmp_path, "svhn/a_v1", run_of("svhn", "a_v1"))
     text = render(tmp_path)
-    assert ("| [big](cifar10/big_v1/) (coarse labels) | v1 | 3/3 | 12000 (subset) | 2 h 03 min "
+    assert ("| [big](cifar10/big_v1/) (coarse labels) | v1 | 3/3 | 12k subset | 2 h 03 min "
             "| NVIDIA H200, tensorflow | 0.6123 | 0.5000 | 1000 (100/class), epoch 2 | 0.123 (ceiling 0.900) "
             "| 55.5 (floor 3.25) | 0.150 (real 0.900) |") in text  # the eval is of epoch 2, the run reached 3
     assert "one common N = 1000 generated images" in text and "†" not in text

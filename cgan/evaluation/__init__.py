@@ -9,6 +9,11 @@
 Like the rest of the package, importing it does not import Keras.
 """
 
+# `cgan evaluate --per-class` at most: about the test images per class of MNIST and CIFAR-10, against which the
+# generated images are scored. All of them are held in memory at once (CIFAR-100 at the cap: 100,000 images,
+# 1.2 GB as float32) and each costs a generator and a classifier pass: more would run long for little gain.
+MAX_PER_CLASS = 1000
+
 
 class EvaluationError(RuntimeError):
     """Something the user can fix (missing weights, a bad sample size); the message is one line."""

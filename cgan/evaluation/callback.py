@@ -33,7 +33,12 @@ class QualityMonitor(keras.callbacks.Callback):
         self.scorer = None
 
     def on_train_begin(self, logs=None):
-        # The classifier and the test-set features are prepared once per fit, not every epoch.
+        if self.scorer is None:
+            self.prepare()
+
+    def prepare(self) -> None:
+        """Load the classifier and the test-set features once, not every epoch. `cgan.train` calls it before
+        anything in the run folder changes: missing or broken weights (EvaluationError) then cost nothing."""
         from cgan.evaluation.classifier import load_classifier
 
         label_map = fine_to_coarse_matrix(self.data_dir) if self.label_mode == "coarse" else None

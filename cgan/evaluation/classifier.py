@@ -12,7 +12,6 @@ features are domain-specific: numbers are comparable between runs of this lab, n
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import platform
@@ -143,7 +142,15 @@ def read_card(dataset: str, folder: Path = WEIGHTS_DIR) -> dict:
     if not path.is_file():
         raise EvaluationError(f"no domain classifier for '{dataset}' ({path} missing); "
                               f"train one with: cgan classifier train --dataset {dataset}")
-    return json.loads(path.read_text())
+    retrain = f"retrain with: cgan classifier train --dataset {dataset}"
+    try:
+        card = json.loads(path.read_text())
+    except ValueError:  # not UTF-8, or not JSON
+        raise EvaluationError(f"{path} is corrupt (not valid JSON); {retrain}") from None
+    missing = [k for k in ("image_shape", "num_classes") if k not in card] if isinstance(card, dict) else None
+    if missing is None or missing:
+        raise EvaluationError(f"{path} is corrupt (no {', '.join(missing or ['JSON object'])}); {retrain}")
+    return card
 
 
 def load_classifier(dataset: str, folder: Path = WEIGHTS_DIR) -> DomainClassifier:
@@ -153,7 +160,12 @@ def load_classifier(dataset: str, folder: Path = WEIGHTS_DIR) -> DomainClassifie
         raise EvaluationError(f"{weights} missing; retrain with: {card.get('retrain_command')}")
     # The card records the architecture its weights belong to, which may predate today's recipe.
     model = build_classifier(dataset, tuple(card["image_shape"]), card["num_classes"], card.get("architecture"))
-    model.load_weights(weights)
+    try:
+        model.load_weights(weights)
+    except Exception as exc:  # h5py's OSError for a truncated file, Keras's ValueError for other weights
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise EvaluationError(f"cannot load {weights} (truncated, corrupt or for another architecture): "
+                              f"{first[:160]}; retrain with: {card.get('retrain_command')}") from None
     return DomainClassifier(dataset, model, card)
 
 
@@ -201,8 +213,8 @@ def train_classifier(dataset: str, epochs: int | None = None, data_dir=None, see
     epochs = recipe["epochs"] if epochs is None else epochs
     if epochs < 1:
         raise EvaluationError("--epochs must be at least 1")
+    data = load_dataset(dataset, data_dir)  # first: a bad file fails before set_random_seed starts up TensorFlow
     keras.utils.set_random_seed(seed)
-    data = load_dataset(dataset, data_dir)
     model = build_classifier(dataset, data.image_shape, data.num_classes)
     # Test data is only scored after the last epoch: no early stopping or model choice on it.
     model.compile(optimizer=_optimizer(recipe, epochs, len(data.x_train)), loss="sparse_categorical_crossentropy",
@@ -257,28 +269,10 @@ def prefer_tensorflow() -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cgan.evaluation.classifier",
-                                     description="train a domain classifier for the evaluation metrics")
-    parser.add_argument("--dataset", required=True, choices=tuple(RECIPES))
-    parser.add_argument("--epochs", type=int, help="default: the recipe's")
-    parser.add_argument("--data-dir", help="folder with <dataset>.npz (default $CGAN_DATA_DIR)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", help=f"folder for weights and card (default {WEIGHTS_DIR})")
-    args = parser.parse_args(argv)
-    from cgan.runtime import ensure_backend
+    """`python -m cgan.evaluation.classifier ARGS` is `cgan classifier train ARGS`: one parser, one set of checks."""
+    from cgan.cli import main as cli_main
 
-    prefer_tensorflow()
-    ensure_backend(verbose=True)
-    from cgan.data import DataError
-
-    try:
-        card = train_classifier(args.dataset, args.epochs, args.data_dir, args.seed, Path(args.out or WEIGHTS_DIR))
-    except (EvaluationError, DataError) as exc:
-        print(f"classifier: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{args.dataset}: test accuracy {card['test_accuracy']:.4f} after {card['epochs']} epochs "
-          f"({card['wall_seconds']:.0f} s, {card['backend']})")
-    return 0
+    return cli_main(["classifier", "train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

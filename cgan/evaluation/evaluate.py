@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.evaluation import EvaluationError
+from cgan.evaluation import MAX_PER_CLASS, EvaluationError
 from cgan.evaluation import metrics as m
 
 DEFAULT_PER_CLASS = 100
@@ -35,8 +35,8 @@ def fine_to_coarse_matrix(data_dir=None) -> np.ndarray:
     """100×20 0/1 matrix mapping CIFAR-100 fine classes to superclasses (from the aligned test labels)."""
     from cgan.data import load_dataset
 
-    fine = load_dataset("cifar100", data_dir, label_mode="fine").y_test
-    coarse = load_dataset("cifar100", data_dir, label_mode="coarse").y_test
+    fine = load_dataset("cifar100", data_dir, label_mode="fine", train=False).y_test
+    coarse = load_dataset("cifar100", data_dir, label_mode="coarse", train=False).y_test
     matrix = np.zeros((100, 20), dtype="float32")
     matrix[fine, coarse] = 1.0
     return matrix
@@ -111,21 +111,24 @@ def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, dat
     from cgan.data import load_dataset, to_uint8
     from cgan.evaluation.classifier import load_classifier
     from cgan.evaluation.inception import inception_fid, locate_weights
-    from cgan.generate import Generator
+    from cgan.generate import Generator, read_generator_summary
     from cgan.runs import RunFolder
     from cgan.runtime import environment_facts
 
-    if per_class < 2:
-        raise EvaluationError("--per-class must be at least 2")
+    if not 2 <= per_class <= MAX_PER_CLASS:
+        raise EvaluationError(f"--per-class must be from 2 to {MAX_PER_CLASS}")
     started = time.perf_counter()
     # Before the slow part, so a wrong weights path fails at once.
     located = locate_weights(inception_weights) if inception else (None, "turned off (--no-inception)")
     run = RunFolder(run_dir)
-    summary = run.read_summary()
+    summary = read_generator_summary(run)
     dataset, label_mode = summary["dataset"], summary.get("label_mode", "fine")
-    data = load_dataset(dataset, data_dir, label_mode=label_mode)
+    generator = Generator.from_run(run.path)  # first: it checks the summary against the generator file
+    data = load_dataset(dataset, data_dir, label_mode=label_mode, train=False)
+    if len(generator.label_names) != data.num_classes:
+        raise EvaluationError(f"{run.summary} names {len(generator.label_names)} classes, but {dataset} "
+                              f"({label_mode} labels) has {data.num_classes}")
     classifier = load_classifier(dataset)
-    generator = Generator.from_run(run.path)
     label_map = fine_to_coarse_matrix(data_dir) if label_mode == "coarse" else None
     (real, real_labels), (x_ref, y_ref) = split_test_set(data.x_test, data.y_test, per_class, seed)
     scorer = Scorer(classifier, x_ref, y_ref, label_map)
@@ -167,10 +170,13 @@ def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, dat
 
 
 def write_metrics(run_dir, metrics: dict) -> Path:
-    from cgan.runs import RunFolder, write_json
+    from cgan.runs import RunError, RunFolder, write_json
 
     path = RunFolder(run_dir).metrics
-    write_json(path, metrics)
+    try:
+        write_json(path, metrics)
+    except OSError as exc:  # its own file name would be the temporary file's
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 
