@@ -24,6 +24,7 @@ import pandas as pd
 
 from benchmarks import report
 from benchmarks.children import run_child
+from cgan.data import data_label
 from cgan.plots import training_minutes
 from cgan.runs import RunFolder
 
@@ -119,8 +120,8 @@ def markdown(rows, machine: dict, args) -> str:
     header.append("measured (UTC)")  # --resume may join legs raced in different sessions
     for line, r in zip(lines, rows):
         line.append(str(r.get("measured_utc") or "").replace("T", " ").split("+")[0])
-    data = ", ".join(sorted({f"{r['dataset']} ({r['train_images']:,} training images"
-                             f"{', a stratified subset' if r['dataset'] != 'mnist' else ''})" for r in rows}))
+    data = ", ".join(sorted({f"{r['dataset']}'s training images, "
+                             f"{data_label({'train_images': int(r['train_images'])}, r['dataset'])}" for r in rows}))
     return (f"Measured {' and '.join(dates)} on {machine['cpu']} ({machine['cores']} cores, no GPU), one config "
             f"after the other. Budget: {args.budget:g} s of training wall clock each on {data}, "
             f"per-epoch evaluation and saving included; then `cgan evaluate` with {args.per_class} images per "

@@ -41,7 +41,7 @@ WORKLOADS = [
     ("configs/cifar100/m3_v1.toml", (32, 32, 3), 100, 4),
     ("configs/cifar100/m4_v1.toml", (32, 32, 3), 100, 4),
     ("configs/cifar10/m5_v1.toml", (32, 32, 3), 10, 1),
-    ("configs/mnist/fast_v1.toml", (28, 28, 1), 10, 60),  # issue 7's fast model, for scale
+    ("configs/mnist/fast_v1.toml", (28, 28, 1), 10, 60),  # the fast model, for scale
 ]
 M1 = WORKLOADS[0]
 

@@ -2,8 +2,7 @@
 
     KERAS_BACKEND=torch python -m benchmarks.worker '{"task": "train", ...}'
 
-Prints one line `RESULT {json}`. The orchestrators (benchmarks/run.py,
-benchmarks/gpu_check.py) start one process per backend because Keras fixes
+Prints one line `RESULT {json}`. The orchestrator (benchmarks/run.py) starts one process per backend because Keras fixes
 its backend at import. Only cgan.models / cgan.gan / cgan.data are imported
 for training, so this also runs where pandas or scikit-learn are missing.
 """

@@ -1,4 +1,4 @@
-"""The original zoo's CPU runs of issue 12, one after another, resumable across sessions.
+"""The original zoo's CPU runs, one after another, resumable across sessions.
 
     nohup nice python -m benchmarks.zoo_queue > zoo_queue.log 2>&1 &     # train what is left, in order
     python -m benchmarks.zoo_queue --dry-run                               # say what is left, train nothing
@@ -23,7 +23,7 @@ from cgan.config import load_config
 from cgan.runs import RunFolder, results_root
 
 REPO = Path(__file__).resolve().parents[1]
-# One N per dataset, so that runs of a dataset are compared alike (issue 11's targets use the same N).
+# One N per dataset, so that runs of a dataset are compared alike.
 EVAL_PER_CLASS = {"mnist": 100, "cifar10": 1000, "cifar100": 100}
 BUDGET_SLACK_S = 120  # a budget with less than this left is spent: starting a backend would take most of it
 
@@ -39,7 +39,7 @@ class Entry:
         return results_root() / cfg.dataset / cfg.run_name
 
 
-# Issue 12's order of value per CPU-hour.
+# In order of value per CPU-hour.
 QUEUE = (Entry("configs/mnist/m1_v2.toml"), Entry("configs/cifar100/m3_v1.toml"), Entry("configs/cifar100/m4_v1.toml"),
          Entry("configs/mnist/m3_v1.toml", total_s=7200), Entry("configs/cifar10/m5_v3.toml", total_s=7200))
 

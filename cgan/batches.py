@@ -1,7 +1,7 @@
 """Training batches whose order depends on (seed, epoch) alone, so a resumed run replays nothing.
 
 `fit(..., shuffle=True)` draws each epoch's order from a global RNG. A resumed process re-seeds that RNG, so
-epoch k + 1 of a resumed run would get epoch 1's order again (issue 14, item 5). Here the order of epoch e is
+epoch k + 1 of a resumed run would get epoch 1's order again. Here the order of epoch e is
 `default_rng([seed, e, SHUFFLE_STREAM]).permutation(n)`: an uninterrupted run and a resumed one see the same
 batches.
 

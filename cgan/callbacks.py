@@ -176,7 +176,7 @@ class RunRecorder(keras.callbacks.Callback):
         # disk on the way leaves the previous epoch in every file, and a resume keeps history rows up to it.
         atomic_write(self.run.staged(done, "history.csv"), lambda tmp: self.history.to_csv(tmp, index=False))
         # Six significant digits: a loss needs no more, and a long run's file shrinks 2.5x (CIFAR-10's 2-hour run:
-        # 121,000 rows), which counts in git and in the device tool's 64 MiB.
+        # 121,000 rows), which counts in git.
         atomic_write(self.run.staged(done, "iterations.csv"),
                      lambda tmp: self.iterations.to_csv(tmp, index=False, float_format=ITERATION_FLOAT_FORMAT))
         plots.plot_history(self.history, self.iterations, self.run.staged(done, "plots"))

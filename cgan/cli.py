@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _evaluation_parsers(sub) -> None:
-    """`cgan evaluate` and `cgan classifier train` (issue 4, cgan/evaluation)."""
+    """`cgan evaluate` and `cgan classifier train` (cgan/evaluation)."""
     evaluate = sub.add_parser("evaluate", help="score a run's generator; writes metrics.json into the run folder")
     evaluate.add_argument("--run", required=True, help="run folder, e.g. resultados/mnist/m1_v2")
     from cgan.evaluation import MAX_PER_CLASS

@@ -1,4 +1,4 @@
-"""The original project's findings, checked on our run folders (issue 12): numbers and a verdict per run.
+"""The original project's findings, checked on our run folders: numbers and a verdict per run.
 
 Each training notebook with findings ends with `report((dataset, model))`, a Markdown table
 finding | run(s) | what we measured | verdict. A run that is missing or too short is reported as "not yet
@@ -182,7 +182,7 @@ NOTEBOOK_FINDINGS = {
     ("cifar100", "m5"): ("cifar100_d_overfits",),
     ("cifar10", "m5"): ("m5_v3_v4_overfit",),
 }
-M5_ON_CPU = " (not planned on the CPU machine: left for a GPU session)"
+M5_ON_CPU = " (its run is queued)"
 
 
 def rows(key: str, root: Path) -> list[tuple[str, str, str, str]]:

@@ -135,8 +135,7 @@ class ConditionalGAN(keras.Model):
     def compile(self, d_optimizer, g_optimizer, jit_compile=None, **kwargs):
         """jit_compile=None compiles where it pays: JAX only (un-jitted, it dispatches every op separately).
 
-        TensorFlow still builds a graph without it, and XLA did not speed m1 up on CPU
-        (issue 6); torch.compile kept recompiling in a trial (benchmarks/README.md).
+        TensorFlow still builds a graph without it, and XLA did not speed m1 up on CPU; torch.compile kept recompiling in a trial (benchmarks/README.md).
         """
         if jit_compile is None:
             jit_compile = keras.backend.backend() == "jax"

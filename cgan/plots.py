@@ -104,8 +104,7 @@ def labelled_grid(images: np.ndarray, names, title: str, path) -> None:
 # Frames kept in evolution.gif: evenly spaced epochs, the first and the last always among them. A 400-epoch
 # CIFAR-100 run's 10×10 grids take ~0.3 MB a frame; every frame would make a 100 MB GIF, rewritten each epoch.
 MAX_GIF_FRAMES = 40
-# And at most this many bytes: git carries the GIF of every committed run, and the device tool carries the tree in
-# 64 MiB with its data (tests/test_tree_budget.py). MNIST and CIFAR-10 GIFs stay under it whole (≤ 1.2 MB for 40
+# And at most this many bytes: git carries the GIF of every committed run. MNIST and CIFAR-10 GIFs stay under it whole (≤ 1.2 MB for 40
 # frames); a CIFAR-100 grid draws its 32-pixel images about 88 pixels wide, so its frames are halved first (the
 # images stay near their own size, the class names small but legible), then fewer frames are kept.
 GIF_MAX_BYTES = 3 * 2**19

@@ -18,7 +18,7 @@ from cgan.runs import atomic_write
 
 DATASET_ORDER = ("mnist", "cifar10", "cifar100")  # then any other dataset, alphabetically
 COLUMNS = ("model", "version", "epochs", "train images", "wall time", "hardware", "test D acc", "test D F1",
-           "eval N, generator epoch", "label accuracy ↑", "FD ↓", "coverage ↑")
+           "eval N, generator epoch, scored by", "label accuracy ↑", "FD ↓", "coverage ↑")
 HISTORY_COLUMN = "quality_label_accuracy"  # written by cgan.evaluation.callback.QualityMonitor
 
 
@@ -82,7 +82,10 @@ def _quality_cells(metrics) -> list[str]:
         return ["–"] * 4
     per_class = metrics.get("samples", {}).get("per_class")
     epoch = metrics.get("generator", {}).get("epochs_done", "?")
-    return [f"{n}{f' ({per_class}/class)' if per_class else ''}, epoch {epoch}",
+    # Rows of a dataset compare only when one classifier scored them all; its test accuracy tells them apart.
+    accuracy = metrics.get("feature_space", {}).get("classifier_test_accuracy")
+    scorer = f", classifier {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""
+    return [f"{n}{f' ({per_class}/class)' if per_class else ''}, epoch {epoch}{scorer}",
             _with_real(metrics, ("label_accuracy",), "ceiling", lambda v: f"{v:.3f}"),
             _with_real(metrics, ("fd",), "floor", _short),
             _with_real(metrics, ("prdc", "coverage"), "real", lambda v: f"{v:.3f}")]

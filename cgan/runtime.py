@@ -20,7 +20,7 @@ from cgan.runs import RunError
 
 # CPU: fastest first, measured on the 2-core reference machine (benchmarks/README.md).
 # NVIDIA GPU: nothing is measured there yet, so TensorFlow, what the original project and Colab use, then
-# PyTorch. JAX stays opt-in (KERAS_BACKEND=jax) until a GPU run measures it (benchmarks/gpu_check.sh): it is
+# PyTorch. JAX stays opt-in (KERAS_BACKEND=jax) until a GPU run measures it (`python -m benchmarks.run` on a GPU): it is
 # the default only where no other backend is installed.
 PREFERENCE = {"cpu": ("torch", "tensorflow", "jax"), "cuda": ("tensorflow", "torch", "jax")}
 INSTALL_HINT = "pip install -e \".[tf]\" (or [torch], [jax]; on a CPU-only machine: make install)"

@@ -25,7 +25,7 @@ GITHUB_REPO = "cgan-lab/cgan-lab"  # owner/name on GitHub: the Colab badge and t
 TRAINING = [("mnist", "m1", "v2"), ("mnist", "m3", "v1"), ("cifar100", "m3", "v1"), ("cifar100", "m4", "v1"),
             ("cifar100", "m5", "v1"), ("cifar10", "m5", "v3"), ("mnist", "fast", "v1"), ("cifar10", "sngan", "v1"),
             ("cifar10", "fast32", "v1"), ("cifar100", "fast32", "v1")]
-# Models added after the original project (issue 7), described as such in their notebooks.
+# Models added after the original project, described as such in their notebooks.
 NEW_MODELS = {"fast": "the fast projection-discriminator cGAN built for quality per CPU-minute",
               "fast32": "the shipped CIFAR generator: fast's idea grown for 32×32 colour images",
               "sngan": "the SNGAN-style CIFAR recipe for GPUs (ResNet, spectral norm, projection D, DiffAugment)"}
@@ -120,7 +120,7 @@ whoever made the run; else load it. This is how a committed run that stopped ear
 
 
 def findings_cells(dataset: str, model: str) -> list:
-    """Issue 12: the original project's findings for this notebook and a table of what our runs say."""
+    """The original project's findings for this notebook and a table of what our runs say."""
     keys = NOTEBOOK_FINDINGS.get((dataset, model), ())
     if not keys:
         return []

@@ -2,7 +2,7 @@
 
 The shipped MNIST and CIFAR-10 generators are copied (resultados/ stays read-only and a run that is still
 training can't change under a test). The second dataset of the widget and browser tests is the shipped,
-trained CIFAR-10 generator (`fast32`, issue 11), so the page is tested on real CIFAR images.
+trained CIFAR-10 generator (`fast32`), so the page is tested on real CIFAR images.
 """
 import json
 import shutil

@@ -142,7 +142,7 @@ def test_quality_config_fields_are_validated():
     path = REPO / "configs" / "mnist" / "m1_v1.toml"
     data = tomllib.loads(path.read_text())
     assert parse_config({k: v for k, v in data.items() if not k.startswith("quality")}).quality_every == 0  # off by default
-    assert load_config(path).quality_every == 1  # the zoo configs ask for it (issue 12)
+    assert load_config(path).quality_every == 1  # the zoo configs ask for it
     with pytest.raises(ConfigError, match="quality_every"):
         parse_config({**data, "quality_every": -1})
     with pytest.raises(ConfigError, match="quality_per_class"):

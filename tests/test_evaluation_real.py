@@ -66,7 +66,7 @@ def test_the_held_out_images_are_test_images_outside_the_reference(mnist, split)
 
 
 def test_the_real_ceiling_is_not_inflated_by_images_the_classifier_trained_on(data_dir):
-    """Issue 14's case: the CIFAR-100 classifier read 0.33 of its training images, 0.265 of test images."""
+    """The case that made us check: the CIFAR-100 classifier read 0.33 of its training images, 0.265 of test images."""
     from cgan.data import load_dataset
 
     data = load_dataset("cifar100", data_dir)

@@ -129,7 +129,7 @@ def test_report_renders_a_markdown_table_with_the_numbers(tmp_path, monkeypatch)
     assert rows[0].startswith(f"| {FINDINGS['cifar100_d_overfits']} | cifar100/m3_v1 |")
     assert "+0.080" in rows[0] and rows[0].endswith("| confirmed: from epoch 3 |")
     assert "not yet measured: cifar100/m4_v1 has not been trained |" in rows[1]  # the CPU queue trains m4
-    assert "cifar100/m5_v1 has not been trained (not planned on the CPU machine" in rows[2]  # m5 waits for a GPU
+    assert "cifar100/m5_v1 has not been trained (its run is queued)" in rows[2]
     assert str(tmp_path) in lines[-1]
     assert report(("mnist", "m1"), root=tmp_path).startswith("No findings")
     with pytest.raises(KeyError, match="unknown finding"):

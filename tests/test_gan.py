@@ -102,7 +102,7 @@ def test_a_saturated_discriminator_still_learns():
 
 
 def test_evolution_gif_stays_under_its_byte_limit_halving_frames_before_dropping_them(tmp_path):
-    """A 325-epoch CIFAR-100 run's GIF was 11.8 MB; git and the device tool carry every committed GIF."""
+    """A 325-epoch CIFAR-100 run's GIF was 11.8 MB; git carries every committed GIF."""
     from PIL import Image
 
     from cgan import plots

@@ -1,4 +1,4 @@
-"""The install story (issue 13) and the README's test command on a fresh machine (issue 14, item 14).
+"""The install story and the README's test command on a fresh machine.
 
 - pyproject.toml: the default install is the generation set; extras carry the training stack in ranges, and
   constraints-cpu.txt pins all of it for our CPU-only machines (CPU builds of TensorFlow and PyTorch).

@@ -80,7 +80,7 @@ def test_committed_notebook_is_clean_and_parameterised(path):
 
 
 def test_training_notebooks_state_the_train_rule_and_open_tensorboard():
-    """Issue 13: a TensorBoard cell before training, train's own progress bar (no forced verbose=2), the rule."""
+    """A TensorBoard cell before training, train's own progress bar (no forced verbose=2), the rule."""
     for path, nb in load_builder().all_notebooks().items():
         if not path.stem.startswith("cgan_train_"):
             continue
@@ -151,7 +151,7 @@ def test_notebook_executes_in_test_mode(path, tmp_path, results_copy, monkeypatc
         assert SHIPPED_RUNS["mnist"] in str(data_of(nb, "text/plain"))
 
 
-# -- the last cell alone, and the backend choice (issue 13) ------------------------------------------------
+# -- the last cell alone, and the backend choice ------------------------------------------------
 TRAINING_NOTEBOOKS = [p for p in NOTEBOOKS if p.stem.startswith("cgan_train_")]
 
 

@@ -70,7 +70,7 @@ def root(tmp_path):
 def test_index_opens_with_one_comparison_table_per_dataset(root):
     text = render(root)
     header = ("| model | version | epochs | train images | wall time | hardware | test D acc | test D F1 "
-              "| eval N, generator epoch | label accuracy ↑ | FD ↓ | coverage ↑ |")
+              "| eval N, generator epoch, scored by | label accuracy ↑ | FD ↓ | coverage ↑ |")
     assert text.count(header) == 2  # mnist and cifar100; the unreadable cifar10 folder has no table
     # mnist first, then cifar10/cifar100, whatever the alphabet says; the tables come before the run sections
     assert text.index("### mnist\n") < text.index("### cifar100\n") < text.index("## Runs") < text.index("### mnist/m1_v2")

@@ -1,4 +1,4 @@
-"""The backend rule on an NVIDIA GPU, a missing Keras, and the accelerator that a run records (issue 13).
+"""The backend rule on an NVIDIA GPU, a missing Keras, and the accelerator that a run records.
 
 The GPU and the installed packages are simulated (this machine has no GPU); the CPU rule is covered by
 tests/test_distribute.py in fresh processes.

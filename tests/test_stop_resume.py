@@ -191,7 +191,7 @@ def test_each_epoch_order_depends_on_seed_and_epoch_only():
 
 
 def test_a_resume_may_add_quality_monitoring_but_not_change_training(tmp_path, data_dir, monkeypatch):
-    """Issue 12 resumes half-done zoo runs with `quality_every` added; anything that changes learning is refused."""
+    """The zoo queue resumes half-done runs with `quality_every` added; anything that changes learning is refused."""
     from cgan.runs import RunError
     monkeypatch.setenv("CGAN_DATA_DIR", str(data_dir))
     out = tmp_path / "run"

@@ -30,7 +30,7 @@ FEATURE_DIM = 64
 # Small on purpose: weights of a few hundred KB (MNIST) to a few MB (CIFAR), minutes of CPU training each.
 # MNIST: `blocks` are the conv widths of each block, each block ending in a 2×2 max-pool; batch
 # normalisation slowed learning in a one-epoch trial (97.2 % vs 98.0 % test accuracy without it).
-# CIFAR (issue 11): the plain 16-32-64 CNN reached only 66 % (CIFAR-10) and 26 % (CIFAR-100) on the
+# CIFAR: the plain 16-32-64 CNN reached only 66 % (CIFAR-10) and 26 % (CIFAR-100) on the
 # offline training subsets, too weak to judge generators by. A small ResNet (`stages`: one width per
 # stage of two residual blocks, stride 2 between stages) with flips, shifts, SGD with Nesterov momentum,
 # weight decay and a cosine schedule is what well-tuned small-data CIFAR baselines use. CIFAR-10 has

@@ -5,7 +5,7 @@ stratified sample of the real test split that the classifier never trained on an
 the reference. The real column is the floor (FD, KID, intra-class FD) or the ceiling (label accuracy,
 precision, recall, coverage) that a perfect generator would reach with this classifier; both columns
 are scored against the same reference, the rest of the test split. (Real *training* images would
-inflate the ceiling: the classifier has seen them; issue 14 found CIFAR-100 label accuracy 0.33 on
+inflate the ceiling: the classifier has seen them; we found CIFAR-100 label accuracy 0.33 on
 them against the classifier's 0.265 on test images.) The held-out sample has the generated sample's size unless that would take
 more than half of a class's test images (CIFAR-100 has 100 per class); then it is smaller.
 """

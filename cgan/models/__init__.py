@@ -1,6 +1,6 @@
 """The model zoo: one module per architecture, looked up by name.
 
-m1, m3, m4 and m5 rebuild the original project's models; `fast` and `sngan` are new (issue 7), `fast32` too (issue 11).
+m1, m3, m4 and m5 rebuild the original project's models; `fast` and `sngan` are new, `fast32` too.
 A module may set D_OUTPUT = "score" when its discriminator outputs an unbounded
 score instead of a probability; cgan.gan picks the matching loss.
 """

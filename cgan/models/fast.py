@@ -1,4 +1,4 @@
-"""fast — a small cGAN built for quality per CPU-minute (issue 7); not part of the original zoo.
+"""fast — a small cGAN built for quality per CPU-minute; not part of the original zoo.
 
 m1 spends 0.40 GFLOP per training image (counted, benchmarks/README.md), mostly
 in its full-resolution transposed convs, and needs CPU-hours to learn the label. This model keeps the

@@ -1,4 +1,4 @@
-"""fast32 — `fast`'s idea grown for 32×32 colour images (issue 11); not part of the original zoo.
+"""fast32 — `fast`'s idea grown for 32×32 colour images; not part of the original zoo.
 
 Built for quality per CPU-hour on CIFAR-10 and CIFAR-100 at small scale, from what the
 class-conditional GAN literature found works there, with each choice measured in
