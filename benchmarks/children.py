@@ -1,7 +1,7 @@
 """Child processes of the benchmarks' long runs: signals reach them, and a time limit stops them gently.
 
 A training child (`cgan train`) that gets SIGTERM or SIGINT ends its epoch and keeps its checkpoint. Stopping the
-parent (`pkill -TERM -f benchmarks.zoo_queue`, the end of a session, the device tool's time limit) must therefore
+parent (`pkill -TERM -f benchmarks.zoo_queue`, a time limit) must therefore
 reach the child: a parent that simply died would leave it training on, orphaned, until something killed it hard.
 """
 from __future__ import annotations

@@ -117,7 +117,7 @@ def markdown(rows, machine: dict, args) -> str:
         for line, r in zip(lines, rows):
             line.append(f"epoch {r['target_epoch']}, {r['target_s']} s" if r["target_epoch"] != "" else "not reached")
     dates = sorted({str(r.get("measured_utc") or machine["date_utc"])[:10] for r in rows})
-    header.append("measured (UTC)")  # --resume may join legs raced in different sessions
+    header.append("measured (UTC)")  # --resume may join legs raced on different days
     for line, r in zip(lines, rows):
         line.append(str(r.get("measured_utc") or "").replace("T", " ").split("+")[0])
     data = ", ".join(sorted({f"{r['dataset']}'s training images, "

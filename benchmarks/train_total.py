@@ -1,9 +1,9 @@
-"""Train a config until its run has used a total training wall clock, across sessions.
+"""Train a config until its run has used a total training wall clock, across interruptions.
 
     python -m benchmarks.train_total --config configs/cifar10/fast32_v1.toml --total 7200
 
-`cgan train --time-budget` counts from its own start; a shipped run that a
-session end cuts short must resume in the next session with only what is left
+`cgan train --time-budget` counts from its own start; a long run that a
+stop cuts short must resume with only what is left
 of its budget. This reads the wall clock already spent from the run's
 summary.json and trains (resuming from the checkpoint) for the rest.
 """

@@ -1,11 +1,11 @@
-"""The original zoo's CPU runs, one after another, resumable across sessions.
+"""The original zoo's runs, one after another, resumable across interruptions.
 
     nohup nice python -m benchmarks.zoo_queue > zoo_queue.log 2>&1 &     # train what is left, in order
     python -m benchmarks.zoo_queue --dry-run                               # say what is left, train nothing
 
 Each entry trains either to its config's epochs (`cgan train`, which resumes the run folder's checkpoint) or for a
-total wall clock across sessions (`benchmarks.train_total`). A finished entry is skipped; an entry cut short by the
-end of a session (SIGTERM, forwarded to the training process, which keeps its last checkpoint) stops the queue, and
+total wall clock across interruptions (`benchmarks.train_total`). A finished entry is skipped; an entry cut short by a
+stop (SIGTERM, forwarded to the training process, which keeps its last checkpoint) stops the queue, and
 the next call resumes it. A finished run is scored by `cgan evaluate` at its dataset's common N (the comparison
 table in resultados/README.md compares runs at one N per dataset), unless metrics.json already scores its last
 epoch, and the index is rebuilt.
