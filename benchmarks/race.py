@@ -29,7 +29,7 @@ from cgan.plots import training_minutes
 from cgan.runs import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
-COLUMNS = ["config", "dataset", "train_images", "backend", "threads", "budget_s", "train_wall_s", "images_seen", "img_per_s", "epochs",
+COLUMNS = ["config", "cpu", "dataset", "train_images", "backend", "threads", "budget_s", "train_wall_s", "images_seen", "img_per_s", "epochs",
            "label_accuracy", "fd", "fd_floor", "kid", "precision", "recall", "density", "coverage", "per_class",
            "quality_every", "target", "target_epoch", "target_s", "measured_utc"]
 
@@ -82,7 +82,8 @@ def race_one(config: str, args, env: dict, log) -> dict:
         reached = time_to_target(pd.read_csv(run / "history.csv"), *args.target)
         target = {"target": "{}:{}".format(*args.target), "target_epoch": reached[0] if reached else "",
                   "target_s": round(reached[1]) if reached else "never"}
-    return {"config": config, "dataset": summary["dataset"], "train_images": summary["data"]["train_images"],
+    # Legs of one race may run on different days and machines: each row names its CPU.
+    return {"config": config, "cpu": report.describe_machine()["cpu"], "dataset": summary["dataset"], "train_images": summary["data"]["train_images"],
             "backend": summary["environment"]["backend"],
             "threads": env.get("OMP_NUM_THREADS", ""), "budget_s": args.budget, "train_wall_s": round(train_wall),
             "images_seen": images, "img_per_s": round(images / train_wall, 1),
@@ -107,8 +108,8 @@ def finished_rows(path: Path, args) -> dict:
 
 
 def markdown(rows, machine: dict, args) -> str:
-    header = ["config", "backend", "img/s", "epochs", "label acc.", "FD (floor)", "KID", "P / R", "D / C"]
-    lines = [[r["config"], f"{r['backend']} ({r['threads']} threads)", f"{r['img_per_s']:.0f}", f"{r['epochs']:.2f}",
+    header = ["config", "CPU", "backend", "img/s", "epochs", "label acc.", "FD (floor)", "KID", "P / R", "D / C"]
+    lines = [[r["config"], r.get("cpu") or "?", f"{r['backend']} ({r['threads']} threads)", f"{r['img_per_s']:.0f}", f"{r['epochs']:.2f}",
               f"{r['label_accuracy']:.3f}", f"{r['fd']:.2f} ({r['fd_floor']:.2f})", f"{r['kid']:.2f}",
               f"{r['precision']:.2f} / {r['recall']:.2f}", f"{r['density']:.2f} / {r['coverage']:.2f}"]
              for r in rows]
@@ -122,7 +123,7 @@ def markdown(rows, machine: dict, args) -> str:
         line.append(str(r.get("measured_utc") or "").replace("T", " ").split("+")[0])
     data = ", ".join(sorted({f"{r['dataset']}'s training images, "
                              f"{data_label({'train_images': int(r['train_images'])}, r['dataset'])}" for r in rows}))
-    return (f"Measured {' and '.join(dates)} on {machine['cpu']} ({machine['cores']} cores, no GPU), one config "
+    return (f"Measured {' and '.join(dates)} ({machine['cores']} cores, no GPU), one config "
             f"after the other. Budget: {args.budget:g} s of training wall clock each on {data}, "
             f"per-epoch evaluation and saving included; then `cgan evaluate` with {args.per_class} images per "
             f"class (FD/KID in the dataset classifier's feature space; floor = real images).\n\n"

@@ -83,6 +83,7 @@ def test_resume_keeps_finished_legs_and_races_the_rest(tmp_path, data_dir):
         rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
     assert [r["config"] for r in rows] == ["configs/mnist/fast_v1.toml", "configs/mnist/m1_v1.toml"]
     assert rows[0]["measured_utc"] == kept_row["measured_utc"] and rows[0]["fd"] == kept_row["fd"]
+    assert all(r["cpu"] for r in rows)  # legs raced on different machines say which
     import argparse
     from benchmarks.race import finished_rows, markdown
     from benchmarks.report import describe_machine
