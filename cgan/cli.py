@@ -222,8 +222,6 @@ def cmd_train(args) -> None:
     from cgan.evaluation import EvaluationError
     from cgan.train import train
 
-    if args.time_budget is not None and args.time_budget <= 0:
-        raise UsageError("--time-budget must be a positive number of seconds")
     try:
         run = train(cfg, out=args.out, data_dir=args.data_dir, overwrite=args.overwrite,
                     print_every=args.print_every, time_budget=args.time_budget, verbose=1 if args.progress else 2,

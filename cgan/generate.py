@@ -73,10 +73,8 @@ def read_generator_summary(run: RunFolder) -> dict:
     a known dataset, its class names, the noise size, and an image shape (the dataset's when not recorded)."""
     from cgan.data import IMAGE_SHAPES
 
-    meta = run.read_summary()
+    meta = run.read_summary()  # a dict: RunFolder refuses anything else
     where = run.summary
-    if not isinstance(meta, dict):
-        raise RunError(f"{where} is corrupt (not a JSON object)")
     missing = [key for key in ("dataset", "label_names", "latent_dim") if key not in meta]
     if missing:
         raise RunError(f"{where} lacks {', '.join(missing)}; it is not the summary of a cgan run")
