@@ -27,11 +27,11 @@ def data_dir():
     return DATA_DIR
 
 
-def run_cli(*args, env=None, cwd=None):
+def run_cli(*args, env=None, cwd=None, timeout=600):
     """Run `python -m cgan ...` in a fresh process; returns CompletedProcess."""
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     return subprocess.run([sys.executable, "-m", "cgan", *map(str, args)], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or REPO, timeout=600)
+                          env=full_env, cwd=cwd or REPO, timeout=timeout)
 
 
 def assert_same_pixels_across_processes(actual, expected):

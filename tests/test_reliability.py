@@ -15,6 +15,7 @@ from cgan.config import load_config
 from cgan.generate import default_run
 from cgan.runs import RunFolder
 from cgan.train import build_gan
+from tiny_runs import set_keys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = default_run("mnist")
@@ -177,14 +178,20 @@ def _a_file(tmp_path):
 
 def _bad_config(tmp_path, change):
     text = open(os.path.join(REPO, "configs/mnist/m1_v1.toml")).read()
+    changed = change(text)
+    assert changed != text, "the change did not apply: the config no longer holds what the case edits"
     path = tmp_path / "bad.toml"
-    path.write_text(change(text))
+    path.write_text(changed)
     return ["train", "--config", path, "--out", tmp_path / "never"]
+
+
+def _set_key(key, value):
+    return lambda text: set_keys(text, **{key: value})
 
 
 BAD_INPUTS = {
     "unknown dataset": (lambda t: ["generate", "--dataset", "svhn", "--out", t / "x.png"], "invalid choice: 'svhn'"),
-    "unknown model": (lambda t: _bad_config(t, lambda s: s.replace('model = "m1"', 'model = "m9"')), "'model'"),
+    "unknown model": (lambda t: _bad_config(t, _set_key("model", '"m9"')), "'model'"),
     "label out of range": (lambda t: ["generate", "--dataset", "mnist", "--label", "10", "--out", t / "x.png"],
                            "out of range"),
     "unknown label name": (lambda t: ["generate", "--run", _copy_run(t, label_names=[f"c{i}" for i in range(9)]
@@ -202,11 +209,11 @@ BAD_INPUTS = {
                                         "--label", "5", "--out", t / "x.png"], "knows 10 classes"),
     "lambda layer": (lambda t: ["generate", "--run", _lambda_run(t), "--out", t / "x.png"], "Lambda layer"),
     "config unknown key": (lambda t: _bad_config(t, lambda s: s + "\nlearning_rat = 1\n"), "unknown key"),
-    "config wrong type": (lambda t: _bad_config(t, lambda s: s.replace("batch_size = 128", 'batch_size = "128"')),
+    "config wrong type": (lambda t: _bad_config(t, _set_key("batch_size", '"128"')),
                           "'batch_size'"),
-    "config batch 0": (lambda t: _bad_config(t, lambda s: s.replace("batch_size = 128", "batch_size = 0")),
+    "config batch 0": (lambda t: _bad_config(t, _set_key("batch_size", 0)),
                        "'batch_size'"),
-    "config negative epochs": (lambda t: _bad_config(t, lambda s: s.replace("epochs = 10", "epochs = -3")),
+    "config negative epochs": (lambda t: _bad_config(t, _set_key("epochs", -3)),
                                "'epochs'"),
     "missing config": (lambda t: ["train", "--config", t / "nope.toml"], "not found"),
     "no data offline": (lambda t: ["train", "--config", "configs/mnist/m1_v1.toml", "--data-dir", t / "empty",
@@ -221,9 +228,10 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
 def test_bad_input_is_one_line_exit_2(case, tmp_path, cli):
     make_args, message = BAD_INPUTS[case]
-    # A dead proxy makes the keras.datasets fallback fail fast, also on machines with internet.
+    # A dead proxy makes the keras.datasets fallback fail fast, also on machines with internet. Bad input is
+    # refused before any training, so a case that runs for minutes has started to train: fail it soon.
     result = cli(*make_args(tmp_path), env={"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-                                            "KERAS_HOME": str(tmp_path / "keras_home")})
+                                            "KERAS_HOME": str(tmp_path / "keras_home")}, timeout=180)
     assert result.returncode == 2, (result.stdout[-500:], result.stderr[-2000:])
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]

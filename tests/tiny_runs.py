@@ -1,4 +1,5 @@
 """A tiny MNIST config (m1 with a few filters) for tests that train through `cgan train` or `cgan.train.train`."""
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -11,8 +12,16 @@ def tiny_config(folder: Path, extra: str = "") -> Path:
     # Quality scoring is off in tiny runs unless `extra` turns it on (the zoo configs score every epoch).
     text = "".join(line for line in (REPO / "configs/mnist/m1_v1.toml").read_text().splitlines(keepends=True)
                    if not line.startswith(("quality_every", "quality_per_class")))
-    text = text.replace("latent_dim = 100", "latent_dim = 8").replace("batch_size = 128", f"batch_size = {BATCH}")
-    text = text.replace("eval_samples = 2000", f"eval_samples = 50\nsubset = {SUBSET}\n{extra}")
+    text = set_keys(text, latent_dim=8, batch_size=BATCH, eval_samples=f"50\nsubset = {SUBSET}\n{extra}")
     path = Path(folder) / "tiny.toml"
     path.write_text(text + "\n[model_options]\ng_filters = [8, 8, 4]\nd_filters = [4, 8]\n")
     return path
+
+
+def set_keys(text: str, **values) -> str:
+    """Set top-level keys of a TOML config whatever their current values; a key the config lacks is an error,
+    so a retuned config cannot silently turn a test's edit into a no-op."""
+    for key, value in values.items():
+        text, count = re.subn(rf"(?m)^{key} = .*$", lambda _: f"{key} = {value}", text, count=1)
+        assert count == 1, f"the config has no top-level key {key!r} to set"
+    return text
