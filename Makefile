@@ -5,12 +5,12 @@
 CGAN_DATA_DIR ?= $(abspath ../shared/datasets)
 export CGAN_DATA_DIR
 PIP_INSTALL = python -m pip install -q -c constraints-cpu.txt
-# tests/test_voila_page.py drives Debian's chromium (Playwright's own browser download fails on our machines).
+# tests/notebook/test_voila_page.py drives Debian's chromium (Playwright's own browser download needs internet).
 CHROMIUM ?= /usr/bin/chromium
 APT_GET ?= apt-get
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install install-generate install-dev browser test generate
+.PHONY: install install-generate install-dev browser test test-quick generate
 install-generate:
 	$(PIP_INSTALL) -e .
 
@@ -32,5 +32,13 @@ OUT ?= seven.png
 generate: install-generate
 	cgan generate --dataset mnist --label $(LABEL) --out $(OUT)
 
+# -n auto: one pytest-xdist worker per core; --dist loadgroup keeps the tests that share an expensive module
+# fixture (marked xdist_group) in one worker, so it is built once.
+PYTEST = python -m pytest -q -n auto --dist loadgroup
+
 test: install-dev browser
-	python -m pytest -q
+	$(PYTEST)
+
+# Everything but the tests marked slow (they train a model or spawn a process), for a quick check while editing.
+test-quick: install-dev
+	$(PYTEST) -m "not slow"

@@ -23,10 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks import report
-from benchmarks.children import run_child
 from cgan.data import data_label
 from cgan.plots import training_minutes
 from cgan.runs import RunFolder
+from tools.children import run_child
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["config", "cpu", "dataset", "train_images", "backend", "threads", "budget_s", "train_wall_s", "images_seen", "img_per_s", "epochs",
@@ -95,16 +95,39 @@ def race_one(config: str, args, env: dict, log) -> dict:
             "measured_utc": datetime.now(timezone.utc).isoformat(timespec="minutes")}
 
 
+def _earlier_table(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path, comment="#")
+    return table.astype(object).where(table.notna(), "")
+
+
+def _same_race(table: pd.DataFrame, args) -> pd.Series:
+    return ((table["budget_s"].astype(float) == args.budget) & (table["per_class"].astype(int) == args.per_class)
+            & (table["backend"] == (args.backend or table["backend"])))
+
+
 def finished_rows(path: Path, args) -> dict:
     """config → its row in an earlier <name>.csv, for the rows raced with this budget, N and backend and not
     named by --rerace."""
     if not path.is_file():
         return {}
-    table = pd.read_csv(path, comment="#")
-    table = table.astype(object).where(table.notna(), "")
-    same = ((table["budget_s"].astype(float) == args.budget) & (table["per_class"].astype(int) == args.per_class)
-            & (table["backend"] == (args.backend or table["backend"])))
-    return {row["config"]: row for row in table[same].to_dict("records") if row["config"] not in args.rerace}
+    table = _earlier_table(path)
+    return {row["config"]: row for row in table[_same_race(table, args)].to_dict("records")
+            if row["config"] not in args.rerace}
+
+
+def earlier_rows_to_keep(path: Path, args) -> list[dict]:
+    """The rows of an earlier <name>.csv that this race does not race again, kept after its own rows so that a
+    resumed race with fewer configs loses none (--rescore replaces the rows of the configs it names). A file raced
+    under another budget, N or backend is refused rather than mixed into one table or dropped."""
+    if not path.is_file():
+        return []
+    if not (args.resume or args.rescore):
+        raise ValueError(f"{path} holds an earlier race: --resume keeps its rows, or move it away to start over")
+    table = _earlier_table(path)
+    if not _same_race(table, args).all():
+        raise ValueError(f"{path} holds legs raced with another budget, N per class or backend: "
+                         "race under another --name")
+    return [row for row in table.to_dict("records") if row["config"] not in args.config]
 
 
 def markdown(rows, machine: dict, args) -> str:
@@ -130,9 +153,26 @@ def markdown(rows, machine: dict, args) -> str:
             + report._table(header, lines))
 
 
+def write_table_only(parser, args) -> int:
+    """The README block of an earlier race, from its csv alone (a race driven in parts with --no-readme)."""
+    path = Path(args.results) / f"{args.name}.csv"
+    if not path.is_file():
+        parser.error(f"no earlier race to tabulate: {path} not found")
+    table = _earlier_table(path)
+    for column, key in (("budget_s", "budget"), ("per_class", "per_class")):
+        values = set(table[column].astype(float))
+        if len(values) != 1:
+            parser.error(f"{path} mixes {column} values {sorted(values)}: one table needs one")
+        setattr(args, key, type(getattr(args, key))(values.pop()))
+    args.target = None
+    machine = report.describe_machine()
+    report.update_readme(Path(args.readme), args.name, markdown(table.to_dict("records"), machine, args))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", action="append", required=True, help="a run config (repeat to race several)")
+    parser.add_argument("--config", action="append", default=[], help="a run config (repeat to race several)")
     parser.add_argument("--budget", type=float, default=600.0, help="training seconds per config")
     parser.add_argument("--per-class", type=int, default=1000, help="generated images per class for scoring")
     parser.add_argument("--backend", choices=("tensorflow", "torch", "jax"),
@@ -142,6 +182,7 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="race", help="results/<name>.csv and the README block name")
     parser.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="folder for <name>.csv")
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--readme", default=str(REPO / "benchmarks" / "README.md"), help="the Markdown file of the table")
     parser.add_argument("--quality-every", type=int,
                         help="score quality every K epochs while training (history.csv), e.g. for --target; "
                              "0: off for every config, so none spends its budget on scoring (default: each config's own)")
@@ -153,7 +194,13 @@ def main(argv=None) -> int:
                         help="keep the rows of <name>.csv already raced with this budget, N and backend; race the rest")
     parser.add_argument("--rerace", action="append", default=[], metavar="CONFIG",
                         help="with --resume: race this config again, replacing its row (e.g. after a fix to it)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="race nothing: rewrite the README block from <name>.csv (its budget and N)")
     args = parser.parse_args(argv)
+    if args.table_only:
+        return write_table_only(parser, args)
+    if not args.config:
+        parser.error("--config is required (or --table-only)")
     for config in args.config:
         if not Path(config).is_file():
             parser.error(f"config not found: {config}")
@@ -164,6 +211,10 @@ def main(argv=None) -> int:
     rows = []
     out = Path(args.results) / f"{args.name}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        kept_after = earlier_rows_to_keep(out, args)
+    except ValueError as error:
+        parser.error(str(error))
     done = finished_rows(out, args) if args.resume else {}
     with open(out.with_suffix(".log"), "a" if args.resume else "w") as log:
         for config in args.config:
@@ -173,9 +224,9 @@ def main(argv=None) -> int:
                 continue
             rows.append(race_one(config, args, env, log))
             print(json.dumps(rows[-1]), flush=True)
-            report.write_csv(rows, out, machine, time.perf_counter() - started, columns=COLUMNS)
+            report.write_csv(rows + kept_after, out, machine, time.perf_counter() - started, columns=COLUMNS)
     if not args.no_readme:
-        report.update_readme(REPO / "benchmarks" / "README.md", args.name, markdown(rows, machine, args))
+        report.update_readme(Path(args.readme), args.name, markdown(rows + kept_after, machine, args))
     return 0
 
 

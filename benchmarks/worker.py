@@ -3,7 +3,7 @@
     KERAS_BACKEND=torch python -m benchmarks.worker '{"task": "train", ...}'
 
 Prints one line `RESULT {json}`. The orchestrator (benchmarks/run.py) starts one process per backend because Keras fixes
-its backend at import. Only cgan.models / cgan.gan / cgan.data are imported
+its backend at import. Only cgan.models / cgan.training.gan / cgan.data are imported
 for training, so this also runs where pandas or scikit-learn are missing.
 """
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 
 
 def build(config_path: str, image_shape, num_classes: int, jit_compile=None, model_options=None):
-    """The GAN of a config, as cgan.train builds it (without importing the run-folder machinery)."""
+    """The GAN of a config, as cgan.training.train builds it (without importing the run-folder machinery)."""
     from cgan.config import load_config
-    from cgan.gan import build_gan
+    from cgan.training.gan import build_gan
 
     cfg = load_config(config_path)
     if model_options:  # dry runs shrink the filters
@@ -165,9 +165,9 @@ def flops(task: dict) -> dict:
 
 def evaluation(task: dict) -> dict:
     """Seconds of the per-epoch evaluation that `cgan train` adds after each epoch's training."""
-    from cgan.callbacks import DiscriminatorReport, EvolutionGrid
     from cgan.data import load_dataset
     from cgan.runs import RunFolder
+    from cgan.training.callbacks import DiscriminatorReport, EvolutionGrid
 
     data = load_dataset(task["dataset"], task.get("dataset_dir"))
     cfg, gan = build(task["config"], data.image_shape, data.num_classes)
@@ -196,7 +196,7 @@ def evaluation(task: dict) -> dict:
 def generate_warm(task: dict) -> dict:
     """Seconds per image once the generator is loaded: one image per call, and 100 per call."""
     if task["engine"] == "onnx":
-        from cgan.onnx_generate import OnnxGenerator as Loader
+        from cgan.onnx import OnnxGenerator as Loader
     else:
         from cgan.generate import Generator as Loader
     generator = Loader.from_run(task["run"])

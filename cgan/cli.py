@@ -19,9 +19,9 @@ import traceback
 import zipfile
 from pathlib import Path
 
-EXIT_USAGE = 2
-EXIT_DIVERGED = 3
-EXIT_BUG = 1
+from cgan.data import IMAGE_SHAPES
+from cgan.errors import EXIT_BUG, EXIT_DIVERGED, EXIT_USAGE, CganError, TrainingDiverged, UsageError
+
 # Bound of counts whose real limit lies elsewhere (`generate --n`: the disk and PNG-size checks, which refuse
 # far less; `--print-every`: the epoch's length): it keeps the arithmetic within numpy's integers.
 MAX_COUNT = 10**9
@@ -29,10 +29,6 @@ MAX_SCALE = 64  # a 32×32 image at --scale 64 is 2048 pixels wide
 MAX_CLASSIFIER_EPOCHS = 1000  # the recipes use 8 to 50
 # Errors that mean a file is truncated or not what its name says; like OSError and ValueError, one line.
 CORRUPT_FILE_ERRORS = (zipfile.BadZipFile, EOFError, UnicodeError)
-
-
-class UsageError(Exception):
-    """Raised for input the user can fix; printed as one line."""
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -104,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="score image quality every K epochs (overrides the config's quality_every; 0: off)")
 
     gen = sub.add_parser("generate", help="generate images for chosen labels")
-    gen.add_argument("--dataset", choices=("mnist", "cifar10", "cifar100"))
+    gen.add_argument("--dataset", choices=IMAGE_SHAPES)
     gen.add_argument("--label", default="all", help="index, class name, comma list, or 'all'")
     gen.add_argument("--n", type=_integer(1, MAX_COUNT), default=1, help="images per label")
     gen.add_argument("--seed", type=_seed(), help="seed for the noise (reproducible output), 0 to 2**32 - 1")
@@ -117,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--run", required=True, help="run folder holding generator.keras")
 
     labels = sub.add_parser("labels", help="list a dataset's class names")
-    labels.add_argument("--dataset", required=True, choices=("mnist", "cifar10", "cifar100"))
+    labels.add_argument("--dataset", required=True, choices=IMAGE_SHAPES)
     labels.add_argument("--coarse", action="store_true", help="CIFAR-100 superclasses (cifar100 only)")
     _evaluation_parsers(sub)
     return parser
@@ -140,7 +136,7 @@ def _evaluation_parsers(sub) -> None:
     classifier = sub.add_parser("classifier", help="the domain classifiers behind the evaluation metrics")
     actions = classifier.add_subparsers(dest="action", required=True)
     train = actions.add_parser("train", help="train a dataset's classifier into cgan/evaluation/weights/")
-    train.add_argument("--dataset", required=True, choices=("mnist", "cifar10", "cifar100"))
+    train.add_argument("--dataset", required=True, choices=IMAGE_SHAPES)
     train.add_argument("--epochs", type=_integer(1, MAX_CLASSIFIER_EPOCHS),
                        help="default: the recipe's (see the card)")
     train.add_argument("--seed", type=_seed(), default=0)
@@ -150,11 +146,10 @@ def _evaluation_parsers(sub) -> None:
 
 def _writable(path: str) -> tuple[Path, bool]:
     """The file to write for `generate --out`, and whether it replaces one; UsageError/RunError if it can't."""
-    from cgan.generate import check_replaceable, output_target
+    from cgan.generate import check_replaceable, output_suffix, output_target
 
     out = output_target(path)
-    if out.suffix.lower() not in (".png", ".npz"):
-        raise UsageError(f"--out must end in .png or .npz: {path}")
+    output_suffix(out)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir() or not os.access(parent, os.W_OK):
         raise UsageError(f"cannot write to {path}: folder {parent} does not exist or is not writable")
@@ -176,7 +171,7 @@ def cmd_generate(args) -> None:
     if not args.run and not args.dataset:
         raise UsageError("give --dataset (for the shipped generator) or --run")
     from cgan.generate import check_output, default_run, read_generator_summary, resolve_labels, write_output
-    from cgan.onnx_generate import open_generator
+    from cgan.onnx import open_generator
     from cgan.runs import RunFolder
 
     run = Path(args.run) if args.run else default_run(args.dataset)
@@ -201,7 +196,7 @@ def cmd_generate(args) -> None:
 def cmd_export(args) -> None:
     # Keras 3 exports to ONNX without extra converters on the torch backend.
     os.environ.setdefault("KERAS_BACKEND", "torch")
-    from cgan.export import export_onnx
+    from cgan.onnx import export_onnx
 
     path, deviation = export_onnx(args.run)
     print(f"wrote {path} (max difference from Keras {deviation:.1e})")
@@ -219,8 +214,8 @@ def cmd_train(args) -> None:
     from cgan.runtime import configure_keras
 
     configure_keras()  # CGAN_PRECISION, CGAN_DATA_PARALLEL
-    from cgan.evaluation import EvaluationError
-    from cgan.train import train
+    from cgan.errors import EvaluationError
+    from cgan.training.train import train
 
     try:
         run = train(cfg, out=args.out, data_dir=args.data_dir, overwrite=args.overwrite,
@@ -240,7 +235,7 @@ def cmd_evaluate(args) -> None:
     from cgan.runtime import ensure_backend
 
     ensure_backend(verbose=True)
-    from cgan.evaluation import EvaluationError
+    from cgan.errors import EvaluationError
     from cgan.evaluation.evaluate import evaluate_run, format_table, write_metrics
 
     try:
@@ -262,7 +257,7 @@ def cmd_classifier(args) -> None:
 
     prefer_tensorflow()
     ensure_backend(verbose=True)
-    from cgan.evaluation import EvaluationError
+    from cgan.errors import EvaluationError
     from cgan.evaluation.classifier import train_classifier
 
     try:
@@ -281,22 +276,17 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is not for users
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = _parser().parse_args(argv)
-    from cgan.config import ConfigError
-    from cgan.data import DataError
-    from cgan.evaluation import EvaluationError
-    from cgan.generate import LabelError
-    from cgan.onnx_generate import is_onnxruntime_error
-    from cgan.runs import RunError, TrainingDiverged
+    from cgan.onnx import is_onnxruntime_error
 
     try:
         COMMANDS[args.command](args)
-    except (UsageError, ConfigError, DataError, LabelError, RunError, EvaluationError) as exc:
+    except CganError as exc:
         print(f"cgan {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingDiverged as exc:
         print(f"cgan {args.command}: stopped: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
-    except KeyboardInterrupt as exc:  # Ctrl-C; in training also SIGTERM (cgan.stop.TrainingInterrupted)
+    except KeyboardInterrupt as exc:  # Ctrl-C; in training also SIGTERM (cgan.errors.TrainingInterrupted)
         return _interrupted(args.command, argv, exc)
     except BrokenPipeError:  # stdout's reader left, as in `cgan labels ... | head`
         return _output_closed()

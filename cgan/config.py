@@ -13,17 +13,16 @@ from typing import Annotated, Literal, Union
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-DATASETS = ("mnist", "cifar10", "cifar100")
-MODELS = ("m1", "m3", "m4", "m5", "fast", "sngan", "fast32")
-# Models whose discriminator outputs an unbounded score rather than a probability (see cgan.gan.LOSSES).
-SCORE_MODELS = ("fast", "sngan", "fast32")
+from cgan.data import IMAGE_SHAPES
+from cgan.errors import ConfigError
+from cgan.models import MODELS, REGISTRY, ModelOptions
+
+DATASETS = tuple(IMAGE_SHAPES)
+# Models whose discriminator outputs an unbounded score rather than a probability (see cgan.training.gan.LOSSES).
+SCORE_MODELS = tuple(name for name, spec in REGISTRY.items() if spec.d_output == "score")
 AUGMENTATIONS = ("color", "translation", "cutout")
 # Seeds go to numpy (default_rng, np.random.seed through keras.utils.set_random_seed), which takes 0..2**32 - 1.
 MAX_SEED = 2**32 - 1
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message is one line."""
 
 
 class _Strict(BaseModel):
@@ -51,24 +50,6 @@ class Adam(_Strict):
 Optimizer = Annotated[Union[RMSprop, Adam], Field(discriminator="name")]
 
 
-class ModelOptions(_Strict):
-    """Architecture knobs that distinguish versions of one model.
-
-    Unset fields take the defaults documented in each model module.
-    """
-
-    g_filters: list[Annotated[int, Field(gt=0)]] | None = None
-    d_filters: list[Annotated[int, Field(gt=0)]] | None = None
-    bn_momentum: Annotated[float, Field(gt=0, lt=1)] | None = None
-    dropout_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
-    dropout_at: Literal["start", "end"] | None = None
-    spectral_norm: bool | None = None
-    # How the label enters G (fast32): class-conditional BatchNorm or an embedding concatenated with the noise.
-    g_conditioning: Literal["cbn", "concat"] | None = None
-    # fast32: also give D the label as an extra input channel, besides the projection.
-    d_label_input: bool | None = None
-
-
 class LearningRateDecay(_Strict):
     """Both learning rates fall linearly, epoch by epoch, from `start` × the planned epochs to `final` × their
     value at the last planned epoch (a run still improving at its end gains from a cooler finish)."""
@@ -78,7 +59,7 @@ class LearningRateDecay(_Strict):
 
 
 class RunConfig(_Strict):
-    dataset: Literal["mnist", "cifar10", "cifar100"]
+    dataset: Literal[DATASETS]
     model: Literal[MODELS]
     version: Annotated[str, Field(pattern=r"^v[0-9]+$")]
     description: str = ""
@@ -96,7 +77,7 @@ class RunConfig(_Strict):
     loss: Literal["bce", "hinge"] = "bce"
     # Sample from an exponential moving average of G's weights (0 = off).
     ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    # DiffAugment policies applied to every image D sees (cgan.augment).
+    # DiffAugment policies applied to every image D sees (cgan.training.augment).
     augment: list[Literal[AUGMENTATIONS]] = []
     # LeCam regularisation of D (Tseng et al. 2021): pulls D's outputs on real images towards a moving average
     # of its outputs on fakes and back, which keeps D from running away on limited data (0 = off).
@@ -104,7 +85,7 @@ class RunConfig(_Strict):
     lr_decay: LearningRateDecay | None = None
     # D updates per G update (SNGAN-style recipes use more than one).
     d_steps: Annotated[int, Field(ge=1, le=10)] = 1
-    # Quality over training (cgan.evaluation.callback): score every k epochs on n images per class.
+    # Quality over training (cgan.training.quality): score every k epochs on n images per class.
     quality_every: Annotated[int, Field(ge=0)] = 0
     quality_per_class: Annotated[int, Field(ge=2, le=1000)] = 50  # at most the test images per class
 

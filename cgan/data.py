@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cgan.errors import DataError
+
 DATA_DIR_ENV = "CGAN_DATA_DIR"
 IMAGE_SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}
 MNIST_NAMES = tuple(str(d) for d in range(10))
@@ -19,10 +21,7 @@ CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
                  "dog", "frog", "horse", "ship", "truck")
 # Size of each official training split: a copy with fewer images is a subset, whatever its source.
 OFFICIAL_TRAIN_IMAGES = {"mnist": 60000, "cifar10": 50000, "cifar100": 50000}
-
-
-class DataError(RuntimeError):
-    """No usable copy of a dataset; the message is one line."""
+OFFICIAL_TEST_IMAGES = {"mnist": 10000, "cifar10": 10000, "cifar100": 10000}
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,34 @@ def data_label(summary_data: dict, dataset: str) -> str:
     return f"{images:,} (all)" if images >= OFFICIAL_TRAIN_IMAGES[dataset] else f"{images:,} (full recovered set)"
 
 
-def _stratified_head(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Indices of a class-balanced random subset of size ~n (all classes kept)."""
+def balanced_indices(labels: np.ndarray, per_class: int, seed: int, max_share: float = 1.0) -> np.ndarray:
+    """Up to `per_class` random indices of every class, and at most `max_share` of a class, class after class."""
     rng = np.random.default_rng(seed)
-    classes = np.unique(labels)
-    per_class = max(1, n // len(classes))
-    picks = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in classes]
-    return np.sort(np.concatenate(picks))
+    picks = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        picks.append(rng.permutation(members)[:min(per_class, int(len(members) * max_share))])
+    return np.concatenate(picks)
+
+
+def proportional_indices(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of about n items with every class in its original proportion (what the EDA describes;
+    `balanced_indices` gives every class the same count instead, which training and scoring want)."""
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(labels)), train_size=n, stratify=labels, random_state=seed)
+    return np.sort(keep)
+
+
+def fine_to_coarse(data_dir=None) -> np.ndarray:
+    """CIFAR-100's superclass of each fine class (index → index), read off the aligned test labels."""
+    fine = load_dataset("cifar100", data_dir, label_mode="fine", train=False).y_test
+    coarse = load_dataset("cifar100", data_dir, label_mode="coarse", train=False).y_test
+    mapping = np.full(100, -1)
+    mapping[fine] = coarse
+    if (mapping < 0).any() or not np.array_equal(mapping[fine], coarse):
+        raise DataError("CIFAR-100's fine labels do not map to one superclass each")
+    return mapping
 
 
 def _read_npz(path: Path, name: str, label_mode: str) -> dict:
@@ -187,7 +207,7 @@ def load_dataset(name: str, data_dir=None, subset: int | None = None,
         x_train, arrays["x_test"] = x_train[..., None], arrays["x_test"][..., None]
     is_subset, note = describe_train_split(name, len(x_train))
     if subset is not None and subset < len(x_train):
-        keep = _stratified_head(y_train, subset, seed)
+        keep = np.sort(balanced_indices(y_train, max(1, subset // len(np.unique(y_train))), seed))
         x_train, y_train, is_subset = x_train[keep], y_train[keep], True
         note = f"a stratified subset of {len(keep):,} training images (subset={subset}, seed {seed})"
     if not train:

@@ -38,7 +38,7 @@ def use_data_parallel(devices=None):
     import keras
 
     if keras.backend.backend() != "jax":
-        from cgan.config import ConfigError
+        from cgan.errors import ConfigError
 
         raise ConfigError(f"data parallelism needs KERAS_BACKEND=jax (keras.distribution supports only JAX), "
                           f"not {keras.backend.backend()}")

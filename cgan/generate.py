@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.runs import RunError, RunFolder, atomic_write, results_root
+from cgan.errors import LabelError, RunError
+from cgan.io import atomic_write, existing_ancestor
+from cgan.runs import RunFolder, results_root
 
 # The generator each dataset uses when no --run is given (committed run folders).
 SHIPPED_RUNS = {"mnist": "mnist/fast_v1", "cifar10": "cifar10/fast32_v1", "cifar100": "cifar100/fast32_v1"}
@@ -33,10 +35,6 @@ ACTIVATION_BUDGET = 512 * 2**20
 # Largest PNG grid written, in pixels after --scale: 8192 × 8192, the texture limit of many image viewers.
 # The grid is built in memory (up to ~200 MB for RGB); larger requests belong in an .npz.
 MAX_GRID_PIXELS = 8192 * 8192
-
-
-class LabelError(ValueError):
-    """A label that the generator cannot produce; the message is one line."""
 
 
 def default_run(dataset: str) -> Path:
@@ -245,7 +243,7 @@ def write_output(generator: Generator, labels, n: int, seed: int | None, out, pe
     check_replaceable(out)
     batches = generator.batches(labels, n, seed)
     if out.suffix.lower() == ".npz":
-        _replace_keeping_mode(out, lambda tmp: _stream_npz(tmp, batches, labels, n, generator.image_shape))
+        atomic_write(out, lambda tmp: _stream_npz(tmp, batches, labels, n, generator.image_shape))
         return out
     from cgan import plots
 
@@ -255,8 +253,19 @@ def write_output(generator: Generator, labels, n: int, seed: int | None, out, pe
     else:
         grid = plots.tile(images, -(-len(images) // per_row), min(len(images), per_row),
                           pad=0 if len(images) == 1 else 2, scale=scale)
-    _replace_keeping_mode(out, lambda tmp: plots.save_png(grid, tmp))
+    atomic_write(out, lambda tmp: plots.save_png(grid, tmp))
     return out
+
+
+OUTPUT_SUFFIXES = (".png", ".npz")
+
+
+def output_suffix(out) -> str:
+    """'.png' (a grid) or '.npz' (arrays); RunError for any other name."""
+    suffix = Path(out).suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise RunError(f"--out must end in .png or .npz, not '{Path(out).suffix or Path(out).name}': {out}")
+    return suffix
 
 
 def output_target(out) -> Path:
@@ -282,19 +291,9 @@ def check_replaceable(out: Path) -> bool:
     return True
 
 
-def _replace_keeping_mode(out: Path, write) -> None:
-    """atomic_write, then give a file it replaced its previous permissions back (atomic_write sets the umask's)."""
-    mode = stat.S_IMODE(os.stat(out).st_mode) if out.exists() else None
-    atomic_write(out, write)
-    if mode is not None:
-        os.chmod(out, mode)
-
-
 def check_output(out: Path, count: int, image_shape, per_row: int, scale: int) -> None:
     """Refuse (RunError, one line) an output that would not fit on its disk, or a PNG grid over MAX_GRID_PIXELS."""
-    suffix = Path(out).suffix.lower()
-    if suffix not in (".png", ".npz"):
-        raise RunError(f"output must end in .png or .npz, not '{Path(out).suffix or Path(out).name}'")
+    suffix = output_suffix(out)
     if scale < 1:
         raise RunError("--scale must be at least 1")
     h, w, c = image_shape
@@ -315,9 +314,7 @@ def check_writable_folder(folder, needed_bytes: int = 0) -> None:
     """RunError (one line) unless a file can be made in `folder` (or, where it does not exist yet, in the
     nearest folder above it) and its disk has `needed_bytes` free: checked before slow work, not after it."""
     folder = Path(folder)
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = existing_ancestor(folder)
     if not existing.is_dir():
         raise RunError(f"cannot write to {folder}: {existing} is not a folder")
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cgan.runs import atomic_write
+from cgan.io import atomic_write
 
 
 def agg_pyplot():
@@ -171,7 +171,7 @@ def plot_history(history, iterations, folder: Path) -> None:
     _line_plot(frame, ["d_loss", "val_d_loss", "g_loss", "val_g_loss"],
                "Losses per epoch (train vs test)", "BCE loss", folder / "loss_per_epoch.png")
     plot_d_metrics(frame, folder / "d_metrics_per_epoch.png")
-    if "quality_fd" in frame:  # written by cgan.evaluation.callback.QualityMonitor (config quality_every)
+    if "quality_fd" in frame:  # written by cgan.training.quality.QualityMonitor (config quality_every)
         plot_quality(frame, folder / "quality_per_epoch.png")
         plot_quality(frame.set_index(training_minutes(frame)), folder / "quality_per_minute.png", "training minutes")
 

@@ -13,7 +13,7 @@ resultados/<dataset>/<model>_<version>/
     .cgan.lock             while a process trains into the folder: its lock, holding its PID
 
 Every file is written to a temporary name and renamed, so a kill leaves the previous good version in place; an
-epoch's files are staged and committed together (see `RunFolder.save_checkpoint`), so the folder always shows
+epoch's files are staged and committed together (`RunFolder.commit_epoch`), so the folder always shows
 one epoch. docs/reliability.md states what is promised.
 """
 from __future__ import annotations
@@ -21,82 +21,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import math
 import os
 import re
 import shutil
-import sys
-import tempfile
 from pathlib import Path
 
-import numpy as np
+from cgan.errors import RunError
+from cgan.io import fsync, write_json
+from cgan.lock import acquire_lock, make_folder, release_lock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_ENV = "CGAN_RESULTS_DIR"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-class RunError(RuntimeError):
-    """A run folder that cannot be used as asked; the message is one line."""
-
-
-class TrainingDiverged(RuntimeError):
-    """A NaN or infinite loss stopped training; the message names the epoch and step."""
 
 
 def results_root() -> Path:
     return Path(os.environ.get(RESULTS_ENV) or REPO_ROOT / "resultados")
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path) and rename the result onto `path`, durably.
-
-    The temporary file is fsynced before the rename (else a power cut can leave the new name pointing at
-    empty or partial data), and the folder after it (else the rename itself can be lost).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix="".join(path.suffixes) or ".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; results are meant to be shared
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync(path.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _fsync(path) -> None:
-    """Flush a file's or a folder's contents to disk (folders: only where the OS can open them, not Windows)."""
-    if os.name == "nt" and os.path.isdir(path):
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def write_json(path: Path, data: dict) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
-
-
-def _jsonable(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 # What a run folder may hold: `cgan train`, `cgan export` and `cgan evaluate` write these and nothing else. Each is
@@ -110,7 +49,7 @@ CHECKPOINT_FILES = ("generator.weights.h5", "discriminator.weights.h5", "ema_gen
                     "optimizers.npz")
 _EPOCH_FOLDER = r"checkpoint/epoch_\d{4,}"
 _CHECKPOINT_FILE = "(" + "|".join(map(re.escape, CHECKPOINT_FILES)) + ")"
-# What an epoch's save publishes at the top of the run folder, after staging it (see `save_checkpoint`).
+# What an epoch's save publishes at the top of the run folder, after staging it (see `commit_epoch`).
 PUBLISHED_PATTERNS = (r"history\.csv", r"iterations\.csv", r"summary\.json", r"generator\.(keras|h5)",
                       r"evolution\.gif", rf"plots/({'|'.join(PLOT_NAMES)})\.png", r"evolution/epoch_\d{3,}\.png")
 RUN_FILE_PATTERNS = (r"config\.toml", r"metrics\.json", r"generator\.onnx", re.escape(LOCK_NAME),
@@ -177,6 +116,7 @@ class RunFolder:
     gif = property(lambda self: self.path / "evolution.gif")
     generator_keras = property(lambda self: self.path / "generator.keras")
     generator_h5 = property(lambda self: self.path / "generator.h5")
+    generator_onnx = property(lambda self: self.path / "generator.onnx")  # written by `cgan export`
     summary = property(lambda self: self.path / "summary.json")
     metrics = property(lambda self: self.path / "metrics.json")  # written by `cgan evaluate`
     checkpoint = property(lambda self: self.path / "checkpoint")
@@ -253,18 +193,18 @@ class RunFolder:
         names this one's PID. The OS drops the lock when its process ends, however it ends, so a killed run
         never blocks the next; the lock file is removed when the block ends."""
         try:
-            created = _make_folder(self.path)
+            created = make_folder(self.path)
         except OSError as exc:
             raise RunError(f"cannot create run folder {self.path}: {exc.strerror or exc}") from None
         try:
             try:
-                fd = _acquire_lock(self.lock_file, self.path)
+                fd = acquire_lock(self.lock_file, self.path)
             except OSError as exc:
                 raise RunError(f"cannot lock run folder {self.path}: {exc.strerror or exc}") from None
             try:
                 yield self
             finally:
-                _release_lock(fd, self.lock_file)
+                release_lock(fd, self.lock_file)
         finally:
             for folder in created:  # a folder made only for the lock goes too
                 try:
@@ -340,16 +280,6 @@ class RunFolder:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
-    def save_bytes(self, gan) -> int:
-        """About what one epoch's save writes: the checkpoint, the two generator files, and the rewritten logs."""
-        def size(variables):
-            return sum(np.dtype(v.dtype).itemsize * math.prod(v.shape) for v in variables)
-
-        weights = [*gan.generator.weights, *gan.discriminator.weights, *gan.d_optimizer.variables,
-                   *gan.g_optimizer.variables, *(gan.ema_generator.weights if gan.ema_generator is not None else ())]
-        rewritten = sum(p.stat().st_size for p in (self.iterations, self.history, self.gif) if p.is_file())
-        return size(weights) + 2 * size(gan.sampler.weights) + rewritten + SAVE_MARGIN_BYTES
-
     def check_free_space(self, needed: int) -> None:
         """OSError ENOSPC, before anything is written, where the disk has less room than a save needs (a save
         cut short by a full disk costs nothing either, but this way no library meets the full disk mid-write)."""
@@ -358,20 +288,10 @@ class RunFolder:
             raise OSError(errno.ENOSPC, f"No space left on device ({_megabytes(free)} free, a save needs about "
                                         f"{_megabytes(needed)})", str(self.path))
 
-    def save_checkpoint(self, gan, epoch: int) -> None:
-        """Write epoch `epoch`'s checkpoint, commit it, and publish what the epoch staged (see `staged`)."""
+    def commit_epoch(self, epoch: int) -> None:
+        """Commit epoch `epoch`, whose checkpoint files are in `epoch_folder(epoch)`: state.json names the
+        folder (the commit), then the epoch's staged files are published and older epoch folders dropped."""
         folder = self.epoch_folder(epoch)
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / "generator.weights.h5", gan.generator.save_weights)
-        atomic_write(folder / "discriminator.weights.h5", gan.discriminator.save_weights)
-        if gan.ema_generator is not None:
-            atomic_write(folder / "ema_generator.weights.h5", gan.ema_generator.save_weights)
-        arrays = {f"d_{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)}
-        arrays.update({f"g_{i}": np.asarray(v) for i, v in enumerate(gan.g_optimizer.variables)})
-        # Every seed state (noise, DiffAugment, Dropout masks): a resume draws what an uninterrupted run would.
-        arrays.update({f"seed_{i}": np.asarray(v) for i, v in enumerate(gan.random_states)})
-        arrays.update({f"loss_{i}": np.asarray(v) for i, v in enumerate(gan.loss_states)})
-        atomic_write(folder / "optimizers.npz", lambda tmp: np.savez(tmp, **arrays))
         write_json(self.checkpoint / "state.json", {"epoch": epoch, "folder": folder.name})
         self._publish(folder)
         self._drop_epoch_folders(keep=folder)
@@ -396,7 +316,7 @@ class RunFolder:
             os.replace(file, target)
             parents.add(target.parent)
         for parent in parents:
-            _fsync(parent)
+            fsync(parent)
         self._remove_run_files(staged)
 
     def _drop_epoch_folders(self, keep: Path | None) -> None:
@@ -425,120 +345,5 @@ class RunFolder:
         state = self._checkpoint_state()
         return self.checkpoint / state.get("folder", ".") if state else None
 
-    def load_checkpoint(self, gan) -> int:
-        folder = self.checkpoint_folder()
-        try:
-            gan.generator.load_weights(folder / "generator.weights.h5")
-            gan.discriminator.load_weights(folder / "discriminator.weights.h5")
-            if gan.ema_generator is not None:
-                gan.ema_generator.load_weights(folder / "ema_generator.weights.h5")
-            with np.load(folder / "optimizers.npz", allow_pickle=False) as saved:
-                for prefix, optimizer in (("d", gan.d_optimizer), ("g", gan.g_optimizer)):
-                    for i, variable in enumerate(optimizer.variables):
-                        variable.assign(saved[f"{prefix}_{i}"])
-                _restore_random_states(gan, saved)
-                for i, variable in enumerate(gan.loss_states):
-                    if f"loss_{i}" in saved.files:  # absent from checkpoints written before the option existed
-                        variable.assign(saved[f"loss_{i}"])
-        except Exception as exc:
-            raise RunError(f"cannot resume from {folder}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
-        return self.checkpoint_epoch()
-
-
-def _restore_random_states(gan, saved) -> None:
-    states = gan.random_states
-    if "seed_0" not in saved:  # a checkpoint from before every seed state was kept: the GAN's own only
-        states[0].assign(saved["seed_state"])
-        return
-    count = sum(1 for key in saved.files if key.startswith("seed_"))
-    if count != len(states):
-        raise ValueError(f"it holds {count} seed states and this model has {len(states)}")
-    for i, state in enumerate(states):
-        state.assign(saved[f"seed_{i}"])
-
-
 def _megabytes(size: int) -> str:
     return f"{size / 2**20:,.1f} MB"
-
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
-    import msvcrt
-
-
-def _make_folder(path: Path) -> list[Path]:
-    """Create `path` and its missing parents; returns the folders it made, deepest first."""
-    created = []
-    for folder in (path, *path.parents):
-        if folder.exists():
-            break
-        created.append(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    return created
-
-
-def _acquire_lock(path: Path, folder: Path) -> int:
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        if not _try_lock(fd, folder):
-            holder = _holder(fd)
-            os.close(fd)
-            raise RunError(f"{folder} is in use by another cgan process ({holder}); wait for it to end "
-                           f"or pass another --out")
-        if _same_file(fd, path):
-            break
-        os.close(fd)  # its holder removed the file between our open and our lock: lock the one there now
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-    except OSError:  # a full disk: the lock holds all the same, only its message cannot name the PID
-        pass
-    return fd
-
-
-def _try_lock(fd: int, folder: Path) -> bool:
-    """Lock without waiting; False where another process holds the lock."""
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except OSError as exc:
-        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP):
-            print(f"cgan: the file system of {folder} has no file locks, so nothing keeps a second process "
-                  f"out of it", file=sys.stderr)
-            return True
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, errno.EDEADLK):
-            return False
-        raise
-    return True
-
-
-def _holder(fd: int) -> str:
-    try:
-        os.lseek(fd, 0, os.SEEK_SET)
-        pid = os.read(fd, 32).decode().strip()
-    except (OSError, UnicodeDecodeError):
-        pid = ""
-    return f"PID {pid}" if pid.isdigit() else "its PID is not written yet"
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        opened, named = os.fstat(fd), os.stat(path)
-    except OSError:
-        return False
-    return (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
-
-
-def _release_lock(fd: int, path: Path) -> None:
-    """Remove the lock file while still holding it (a process waiting on it then locks a new one), then unlock."""
-    try:
-        if _same_file(fd, path):
-            path.unlink()
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

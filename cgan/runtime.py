@@ -16,18 +16,15 @@ import os
 import platform
 import sys
 
-from cgan.runs import RunError
+from cgan.errors import BackendError
+from cgan.models import REGISTRY
 
-# CPU: fastest first, measured on the 2-core reference machine (benchmarks/README.md).
+# CPU: fastest first, as measured by `python -m benchmarks.run` (benchmarks/README.md).
 # NVIDIA GPU: nothing is measured there yet, so TensorFlow, what the original project and Colab use, then
 # PyTorch. JAX stays opt-in (KERAS_BACKEND=jax) until a GPU run measures it (`python -m benchmarks.run` on a GPU): it is
 # the default only where no other backend is installed.
 PREFERENCE = {"cpu": ("torch", "tensorflow", "jax"), "cuda": ("tensorflow", "torch", "jax")}
 INSTALL_HINT = "pip install -e \".[tf]\" (or [torch], [jax]; on a CPU-only machine: make install)"
-
-
-class BackendError(RunError):
-    """Keras or every Keras backend is missing (a generation-only install); the message is one line."""
 
 
 def hardware() -> str:
@@ -37,11 +34,9 @@ def hardware() -> str:
     return "cuda" if glob.glob("/dev/nvidia[0-9]*") else "cpu"
 
 
-# CPU, per model, where the same benchmark run found another backend faster than the general order
-# (benchmarks/README.md, Results: cpu): TensorFlow's graph mode wins for the small steps of `fast`
-# (1.7×) and the large convolutions of m3–m5 (1.03–1.22×); m1 is a tie (PyTorch 1.04×).
-CPU_FASTEST_BY_MODEL = {"m3": "tensorflow", "m4": "tensorflow", "m5": "tensorflow", "fast": "tensorflow",
-                        "fast32": "tensorflow"}
+# CPU, per model, where a benchmark found another backend faster than the general order (each model module's
+# CPU_BACKEND says which, and benchmarks/README.md "Results: cpu" has the measurements).
+CPU_FASTEST_BY_MODEL = {name: spec.cpu_backend for name, spec in REGISTRY.items() if spec.cpu_backend}
 
 
 def ensure_backend(verbose: bool = False, model: str | None = None) -> str:
@@ -86,7 +81,7 @@ def configure_keras() -> None:
     if precision in ("bf16", "bfloat16", "mixed_bfloat16"):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     elif precision not in ("", "fp32", "float32"):
-        from cgan.config import ConfigError
+        from cgan.errors import ConfigError
 
         raise ConfigError(f"CGAN_PRECISION must be bf16 or fp32, not '{precision}'")
     if os.environ.get("CGAN_DATA_PARALLEL", "") not in ("", "0"):

@@ -1,4 +1,4 @@
-"""Run in a subprocess by tests/test_backends.py with KERAS_BACKEND set.
+"""Run in a subprocess by tests/training/test_backends.py with KERAS_BACKEND set.
 
     python tests/backend_roundtrip.py WORKDIR
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from cgan.config import load_config
 from cgan.generate import load_generator
-from cgan.train import build_gan
+from cgan.training.train import build_gan
 
 STEPS_PER_EPOCH, EPOCHS, BATCH = 4, 2, 8
 

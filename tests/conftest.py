@@ -1,7 +1,7 @@
 """Shared fixtures. Tests use tiny models and small real-data subsets.
 
 The backend comes from KERAS_BACKEND (default: cgan's choice, torch where installed);
-tests/test_backends.py covers the other backends in subprocesses.
+tests/training/test_backends.py covers the other backends in subprocesses.
 """
 import os
 import subprocess

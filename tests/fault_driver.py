@@ -1,4 +1,4 @@
-"""`cgan train` with a fault injected, for tests/test_reliability.py.
+"""`cgan train` with a fault injected, for tests/training/test_train_reliability.py.
 
 FAULT_MODE=slow_save  touch $FAULT_MARKER and stall just before a checkpoint's
                       state.json is written (after G, D and optimizer files), so
@@ -26,7 +26,7 @@ if mode == "slow_save":
     runs.write_json = stalled_write_json
 
 elif mode.startswith("nan_after:"):
-    from cgan.gan import ConditionalGAN
+    from cgan.training.gan import ConditionalGAN
 
     limit, calls = int(mode.split(":")[1]), [0]
     discriminator_loss = ConditionalGAN.discriminator_loss

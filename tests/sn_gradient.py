@@ -1,10 +1,10 @@
-"""Run in a subprocess by tests/test_spectral_norm.py with KERAS_BACKEND set.
+"""Run in a subprocess by tests/models/test_spectral_norm.py with KERAS_BACKEND set.
 
     python tests/sn_gradient.py
 
 Builds one spectrally normalized Dense layer (cgan.models.common.spectral_norm_wrapper) with fixed
 weights, power-iteration vector u and input, takes one step of SGD with learning rate 1 through
-cgan's own backend code (cgan.backends: the gradient the optimizer really sees), and prints the
+cgan's own backend code (cgan.training.backends: the gradient the optimizer really sees), and prints the
 gradient (weights before minus after), u after the step, and the layer's output, as one JSON line.
 """
 import json
@@ -13,8 +13,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from cgan.backends import backend_module
 from cgan.models.common import spectral_norm_wrapper
+from cgan.training.backends import backend_module
 
 IN, OUT, BATCH = 5, 3, 4
 
@@ -31,7 +31,7 @@ def sgd_step(layer, loss_fn, optimizer):
     if keras.backend.backend() != "jax":
         backend_module().minimize(loss_fn, variables, optimizer)
         return [ops.convert_to_numpy(v) for v in variables], ops.convert_to_numpy(layer.vector_u)
-    from cgan.backends.jax_grads import _StepScope, minimize  # JAX's minimize runs inside the step's scope
+    from cgan.training.backends.jax_grads import _StepScope, minimize  # JAX's minimize runs inside the step's scope
 
     state = layer.weights + optimizer.variables
     with _StepScope(state, [v.value for v in state]) as scope:

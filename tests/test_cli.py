@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cgan.generate import LabelError, default_run, resolve_labels
-from cgan.runs import RunError
+from cgan.errors import LabelError, RunError
+from cgan.generate import default_run, resolve_labels
 
 SHIPPED = default_run("mnist")
 
@@ -13,6 +13,7 @@ def test_shipped_generator_is_committed():
     assert (SHIPPED / "generator.keras").is_file() and (SHIPPED / "summary.json").is_file()
 
 
+@pytest.mark.slow
 def test_generate_png_for_one_label(cli, tmp_path):
     out = tmp_path / "seven.png"
     result = cli("generate", "--dataset", "mnist", "--label", "7", "--out", out)
@@ -21,6 +22,7 @@ def test_generate_png_for_one_label(cli, tmp_path):
     assert image.shape == (28 * 4, 28 * 4) and image.std() > 10  # an image with content, not a blank
 
 
+@pytest.mark.slow
 def test_generate_npz_all_labels_is_reproducible(cli, tmp_path):
     paths = [tmp_path / "a.npz", tmp_path / "b.npz"]
     for path in paths:
@@ -32,12 +34,14 @@ def test_generate_npz_all_labels_is_reproducible(cli, tmp_path):
     np.testing.assert_array_equal(a["x"], b["x"])
 
 
+@pytest.mark.slow
 def test_labels_lists_names(cli):
     result = cli("labels", "--dataset", "cifar100")
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0 and len(lines) == 100 and "82\tsunflower" in lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "mnist", "--label", "12"], "out of range"),
     (["--dataset", "mnist", "--label", "seven"], "unknown label 'seven'"),
@@ -54,6 +58,7 @@ def test_bad_generate_input_is_one_line_exit_2(cli, tmp_path, args, message):
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.slow
 def test_a_dataset_without_a_shipped_generator_is_a_clear_error(cli, tmp_path, monkeypatch):
     from cgan import generate
     monkeypatch.delitem(generate.SHIPPED_RUNS, "cifar100", raising=False)  # as before its run shipped
@@ -74,6 +79,7 @@ def test_label_names_resolve_with_suggestions():
         resolve_labels("sunflowr", names)
 
 
+@pytest.mark.slow
 def test_a_grid_of_several_classes_names_them(cli, tmp_path):
     """`--label all --n 1` is a named grid 10 wide; `--n 3` a row per class with its name at the left."""
     one = tmp_path / "one.png"

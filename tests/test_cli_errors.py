@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from cgan import cli
-from cgan.data import DataError, load_dataset
+from cgan.data import load_dataset
+from cgan.errors import DataError
 from cgan.generate import default_run
 
 SHIPPED = default_run("mnist")
@@ -198,6 +199,7 @@ def _main(argv) -> int:
         return exc.code
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_misuse_is_one_line_and_exit_2(case, tmp_path, monkeypatch, capfd):
     make_argv, fragment = CASES[case]
@@ -214,6 +216,7 @@ def test_misuse_is_one_line_and_exit_2(case, tmp_path, monkeypatch, capfd):
     assert code == 2 and len(lines) == 1 and fragment in lines[0], err[-3000:]
 
 
+@pytest.mark.slow
 def test_generate_replaces_a_file_keeping_its_mode_and_says_so(tmp_path, capsys):
     """`make generate` twice: the second run replaces the picture, says so, and leaves its permissions."""
     out = tmp_path / "seven.png"
@@ -227,6 +230,7 @@ def test_generate_replaces_a_file_keeping_its_mode_and_says_so(tmp_path, capsys)
     assert stat.S_IMODE(out.stat().st_mode) == 0o640 and out.read_bytes() != before
 
 
+@pytest.mark.slow
 def test_generate_writes_through_a_symbolic_link(tmp_path, capsys):
     target = tmp_path / "target.png"
     target.write_bytes(b"old")
@@ -246,6 +250,7 @@ def _onnxruntime_error():
     raise AssertionError("ONNX Runtime accepted garbage")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error, fragment", [
     (OSError(errno.ENOSPC, "No space left on device", "/runs/a/metrics.json"),
      "/runs/a/metrics.json: No space left on device"),
@@ -266,6 +271,7 @@ def test_the_last_line_of_defence_makes_errors_one_line(error, fragment, monkeyp
     assert len(lines) == 1 and lines[0].startswith("cgan labels: error: ") and fragment in lines[0], lines
 
 
+@pytest.mark.slow
 def test_a_bug_keeps_its_traceback_and_says_it_is_one(monkeypatch, capfd):
     def buggy(args):
         return {}["missing"]
@@ -276,6 +282,7 @@ def test_a_bug_keeps_its_traceback_and_says_it_is_one(monkeypatch, capfd):
     assert err.strip().splitlines()[-1].startswith("cgan labels: this is a bug in cgan")
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(monkeypatch, capfd):
     """`cgan labels --dataset cifar100 | head -3`: no traceback and no error line."""
     def closed(args):
@@ -301,7 +308,7 @@ def test_a_dataset_file_is_checked_on_loading(change, message, tmp_path):
 
 
 def test_truncated_classifier_weights_are_named(tmp_path):
-    from cgan.evaluation import EvaluationError
+    from cgan.errors import EvaluationError
     from cgan.evaluation.classifier import WEIGHTS_DIR, card_path, load_classifier, weights_path
 
     shutil.copy2(card_path("mnist"), card_path("mnist", tmp_path))
@@ -316,11 +323,12 @@ def test_truncated_classifier_weights_are_named(tmp_path):
 
 
 def test_metrics_on_a_full_disk_name_metrics_json(tmp_path, monkeypatch):
-    from cgan import runs
+    from cgan import io
+    from cgan.errors import RunError
     from cgan.evaluation.evaluate import write_metrics
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / ".metrics.abc123.json"))
-    monkeypatch.setattr(runs, "write_json", full)
-    with pytest.raises(runs.RunError, match=r"cannot write .*/metrics.json: No space left on device"):
+    monkeypatch.setattr(io, "write_json", full)
+    with pytest.raises(RunError, match=r"cannot write .*/metrics.json: No space left on device"):
         write_metrics(tmp_path, {})

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from cgan.config import ConfigError, dump_config, load_config, parse_config
+from cgan.config import dump_config, load_config, parse_config
+from cgan.errors import ConfigError
 
 CONFIGS = sorted(Path(__file__).resolve().parents[1].glob("configs/*/*.toml"))
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from cgan import data as data_mod
-from cgan.data import DataError, label_names, load_dataset
+from cgan.data import label_names, load_dataset
+from cgan.errors import DataError
 
 
 def test_mnist_from_data_dir_is_scaled_and_named(data_dir):

@@ -17,7 +17,7 @@ import numpy as np, keras, jax
 from cgan.distribute import use_data_parallel
 use_data_parallel()
 from cgan.config import load_config
-from cgan.train import build_gan
+from cgan.training.train import build_gan
 cfg = load_config("configs/mnist/m1_v1.toml").with_overrides(
     latent_dim=8, batch_size=8, model_options={"g_filters": [8, 8, 4], "d_filters": [4, 8]})
 gan = build_gan(cfg, (28, 28, 1), 10)
@@ -35,6 +35,7 @@ print("DATA", keras.distribution.distribution().get_data_layout((8, 28, 28, 1)).
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX not installed")
 def test_fit_is_data_parallel_over_two_cpu_devices():
     env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
@@ -48,6 +49,7 @@ def test_fit_is_data_parallel_over_two_cpu_devices():
     assert "data parallel over 2 device(s)" in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX not installed")
 def test_two_worker_processes_on_localhost_train_one_model():
     with socket.socket() as probe:  # a free port for the coordinator
@@ -76,10 +78,11 @@ def _line(out, prefix):
     return next(line for line in out.splitlines() if line.startswith(prefix))
 
 
+@pytest.mark.slow
 def test_cgan_train_feeds_each_process_its_own_shard(tmp_path, data_dir, monkeypatch):
     from cgan import distribute
     from cgan.config import load_config
-    from cgan.train import train
+    from cgan.training.train import train
 
     monkeypatch.setattr(distribute, "_this_process", lambda: (1, 2))  # the second of two processes
     cfg = load_config("configs/mnist/fast_v1.toml").with_overrides(
@@ -91,6 +94,7 @@ def test_cgan_train_feeds_each_process_its_own_shard(tmp_path, data_dir, monkeyp
     assert max(steps) == math.ceil(images // 2 / 8)  # its half of the images, not all of them
 
 
+@pytest.mark.slow
 def test_data_parallel_on_torch_is_a_one_line_error(cli, tmp_path):
     done = cli("train", "--config", "configs/mnist/m1_v1.toml", "--out", tmp_path / "run",
                env={"KERAS_BACKEND": "torch", "CGAN_DATA_PARALLEL": "1"})
@@ -98,6 +102,7 @@ def test_data_parallel_on_torch_is_a_one_line_error(cli, tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+@pytest.mark.slow
 def test_default_backend_is_the_fastest_installed_for_the_hardware():
     code = "from cgan.runtime import ensure_backend, hardware; print(hardware(), ensure_backend(verbose=True))"
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
@@ -109,6 +114,7 @@ def test_default_backend_is_the_fastest_installed_for_the_hardware():
     assert f"using the {chosen} backend" in done.stderr and "KERAS_BACKEND" in done.stderr
 
 
+@pytest.mark.slow
 def test_on_cpu_the_model_being_trained_refines_the_default_backend():
     code = "from cgan.runtime import ensure_backend; print(ensure_backend(verbose=True, model='fast'))"
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import pytest
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -37,6 +38,7 @@ def constraint_pins() -> dict[str, str]:
     return {canonical(name): version for name, version in pins}
 
 
+@pytest.mark.slow
 def test_python_3_11_is_declared_and_an_older_one_gets_one_line():
     assert PYPROJECT["requires-python"] == ">=3.11"
     for start in ("import cgan", "import runpy; runpy.run_module('cgan', run_name='__main__')"):
@@ -71,6 +73,7 @@ def make_dry_run(*args) -> str:
     return subprocess.run(["make", "-n", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.slow
 def test_make_generate_installs_only_the_generation_set():
     installs = [line for line in make_dry_run("generate").splitlines() if "pip install" in line]
     assert installs == ["python -m pip install -q -c constraints-cpu.txt -e ."]
@@ -104,6 +107,7 @@ def cgan_with_only(site: Path, *args, cwd: Path):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_cgan_generate_runs_with_the_generation_set_alone(tmp_path):
     site = generation_site(tmp_path / "site")
     done = cgan_with_only(site, "generate", "--dataset", "mnist", "--label", "7", "--out", tmp_path / "x.png",
@@ -121,6 +125,7 @@ def test_cgan_generate_runs_with_the_generation_set_alone(tmp_path):
     assert re.search(r"needs Keras .* pip install", done.stderr)
 
 
+@pytest.mark.slow
 def test_make_test_installs_chromium_when_it_is_missing(tmp_path):
     apt_get = tmp_path / "apt-get"  # records its arguments instead of installing
     apt_get.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'calls'}\n")

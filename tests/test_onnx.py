@@ -9,11 +9,16 @@ import keras
 import numpy as np
 import pytest
 
+from cgan.errors import RunError
 from cgan.generate import Generator
-from cgan.onnx_generate import KERAS_SHA256_KEY, NUM_CLASSES_KEY, OnnxGenerator, file_sha256
-from cgan.runs import RunError, results_root
+from cgan.io import file_sha256
+from cgan.onnx import KERAS_SHA256_KEY, NUM_CLASSES_KEY, OnnxGenerator
+from cgan.runs import results_root
 from tests.conftest import assert_same_pixels_across_processes
 from tests.tiny_generator import tiny_generator, tiny_generator_run
+
+# The module fixture is expensive: under pytest-xdist (make test) these tests share one worker.
+pytestmark = pytest.mark.xdist_group("test_onnx")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMEWORKS = ("keras", "tensorflow", "torch", "jax")
@@ -36,6 +41,7 @@ def _cli(*args):
                           cwd=REPO, env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_onnx_matches_keras_for_any_batch_size(exported_run):
     import onnxruntime
 
@@ -51,6 +57,7 @@ def test_onnx_matches_keras_for_any_batch_size(exported_run):
         np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_generate_uses_onnx_without_importing_a_framework(exported_run, tmp_path):
     code = ("import sys; from cgan.cli import main; "
             f"code = main(['generate', '--run', {str(exported_run)!r}, '--label', 'all', '--seed', '4', "
@@ -61,6 +68,7 @@ def test_generate_uses_onnx_without_importing_a_framework(exported_run, tmp_path
     assert "LOADED []" in done.stdout, done.stdout
 
 
+@pytest.mark.slow
 def test_onnx_and_keras_paths_give_the_same_images(exported_run, tmp_path):
     onnx_out, keras_out = tmp_path / "onnx.npz", tmp_path / "keras.npz"
     assert _cli("generate", "--run", exported_run, "--label", "all", "--n", 3, "--seed", 4,
@@ -76,12 +84,14 @@ def test_onnx_and_keras_paths_give_the_same_images(exported_run, tmp_path):
     assert np.abs(a["x"].astype(int) - b["x"].astype(int)).max() <= 1  # uint8 rounding of float noise
 
 
+@pytest.mark.slow
 def test_export_of_a_missing_run_is_one_line_exit_2(tmp_path):
     done = _cli("export", "--run", tmp_path / "nowhere")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+@pytest.mark.slow
 def test_onnx_file_that_disagrees_with_its_run_is_refused(exported_run, tmp_path):
     run = tmp_path / "mismatch"
     run.mkdir()
@@ -95,6 +105,7 @@ def test_onnx_file_that_disagrees_with_its_run_is_refused(exported_run, tmp_path
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_an_onnx_only_run_must_name_the_classes_its_file_knows(exported_run, tmp_path):
     """`cgan export` records the class count; a file without it is probed with the last class the run names."""
     import onnx
@@ -115,6 +126,7 @@ def test_an_onnx_only_run_must_name_the_classes_its_file_knows(exported_run, tmp
             OnnxGenerator.from_run(run)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change, note", [("swap generator.keras", "was exported from another generator.keras"),
                                           ("export without hash", "records no hash of generator.keras")])
 def test_an_onnx_file_not_exported_from_the_keras_file_is_not_used(exported_run, tmp_path, change, note):

@@ -10,7 +10,7 @@ import types
 import pytest
 
 from cgan import runtime
-from cgan.runs import RunError
+from cgan.errors import RunError
 
 REAL_FIND_SPEC = importlib.util.find_spec
 

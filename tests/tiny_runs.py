@@ -1,4 +1,4 @@
-"""A tiny MNIST config (m1 with a few filters) for tests that train through `cgan train` or `cgan.train.train`."""
+"""A tiny MNIST config (m1 with a few filters) for tests that train through `cgan train` or `cgan.training.train.train`."""
 import re
 from pathlib import Path
 

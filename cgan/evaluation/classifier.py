@@ -5,7 +5,7 @@ Fréchet distance, KID and precision/recall/density/coverage are measured. The w
 and a JSON card (accuracy, data seen, epochs, backend, wall time, retrain command) are
 committed in `weights/`. Retrain one with
 
-    cgan classifier train --dataset cifar10        (or: python -m cgan.evaluation.classifier --dataset cifar10)
+    cgan classifier train --dataset cifar10
 
 The ImageNet-trained InceptionV3 of published FIDs cannot be downloaded here, so these
 features are domain-specific: numbers are comparable between runs of this lab, not with papers.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.evaluation import EvaluationError
+from cgan.errors import EvaluationError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FEATURE_DIM = 64
@@ -203,8 +202,8 @@ def train_classifier(dataset: str, epochs: int | None = None, data_dir=None, see
     """Train on the whole train split available, score on the whole test split, write weights + card."""
     import keras
 
-    from cgan.data import load_dataset
-    from cgan.runs import atomic_write, write_json
+    from cgan.data import OFFICIAL_TEST_IMAGES, load_dataset
+    from cgan.io import atomic_write, write_json
     from cgan.runtime import environment_facts
 
     if dataset not in RECIPES:
@@ -235,7 +234,8 @@ def train_classifier(dataset: str, epochs: int | None = None, data_dir=None, see
         "train_accuracy_last_epoch": round(float(history.history["accuracy"][-1]), 4),
         "train_images": int(len(data.x_train)),
         "train_is_subset": data.train_is_subset,
-        "data_note": f"{data.train_note}; test set complete" if len(data.x_test) == 10000 else data.train_note,
+        "data_note": (f"{data.train_note}; test set complete" if len(data.x_test) == OFFICIAL_TEST_IMAGES[dataset]
+                      else data.train_note),
         "data_source": data.source,
         "image_shape": list(data.image_shape),
         "num_classes": data.num_classes,
@@ -258,22 +258,10 @@ def train_classifier(dataset: str, epochs: int | None = None, data_dir=None, see
 
 
 def prefer_tensorflow() -> None:
-    """Train with TensorFlow unless KERAS_BACKEND says otherwise: on this lab's 2-core CPU its
-    convolutions ran these models about 5× faster than PyTorch's (33 vs 179 ms per step of 128).
-    The saved weights load under any backend."""
+    """Train with TensorFlow unless KERAS_BACKEND says otherwise: on a CPU its convolutions ran these models
+    about 5× faster than PyTorch's (docs/evaluation.md). The saved weights load under any backend."""
     import importlib.util
     import os
 
     if not os.environ.get("KERAS_BACKEND") and importlib.util.find_spec("tensorflow"):
         os.environ["KERAS_BACKEND"] = "tensorflow"
-
-
-def main(argv=None) -> int:
-    """`python -m cgan.evaluation.classifier ARGS` is `cgan classifier train ARGS`: one parser, one set of checks."""
-    from cgan.cli import main as cli_main
-
-    return cli_main(["classifier", "train", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,93 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.evaluation import MAX_PER_CLASS, EvaluationError
-from cgan.evaluation import metrics as m
+from cgan.errors import EvaluationError
+from cgan.evaluation import MAX_PER_CLASS
+from cgan.evaluation.scoring import HELDOUT_MAX_SHARE, Scorer, fine_to_coarse_matrix, split_test_set
 
 DEFAULT_PER_CLASS = 100
-# KID: the literature's 100 subsets of 1000 took ~18 s on this lab's loaded 2-core CPU; 50 halve that
-# and the std over subsets (reported) shows the spread. PRDC compares at most this many samples per
-# side, so the distance matrix stays ≤ 200 MB (Naeem et al. used 10,000).
-KID_SUBSETS = 50
-PRDC_MAX = 5000
-# The real held-out sample takes at most this share of each class's test images; the rest is the reference.
-HELDOUT_MAX_SHARE = 0.5
 HELDOUT_NAME = "real held-out"
-
-
-def fine_to_coarse_matrix(data_dir=None) -> np.ndarray:
-    """100×20 0/1 matrix mapping CIFAR-100 fine classes to superclasses (from the aligned test labels)."""
-    from cgan.data import load_dataset
-
-    fine = load_dataset("cifar100", data_dir, label_mode="fine", train=False).y_test
-    coarse = load_dataset("cifar100", data_dir, label_mode="coarse", train=False).y_test
-    matrix = np.zeros((100, 20), dtype="float32")
-    matrix[fine, coarse] = 1.0
-    return matrix
-
-
-class Scorer:
-    """Real test data in one classifier's feature space, prepared once; scores image sets against it."""
-
-    def __init__(self, classifier, x_test: np.ndarray, y_test: np.ndarray, label_map: np.ndarray | None = None,
-                 kid_subsets: int = KID_SUBSETS):
-        self.classifier, self.label_map, self.kid_subsets = classifier, label_map, kid_subsets
-        self.test_features, self.test_probs = classifier.features_and_probs(x_test)
-        self.test_labels = np.asarray(y_test).reshape(-1)
-        self.test_stats = m.gaussian(self.test_features)
-
-    def features_and_probs(self, images):
-        features, probs = self.classifier.features_and_probs(images)
-        if self.label_map is not None:  # a coarse-label run: sum the fine probabilities per superclass
-            probs = probs @ self.label_map
-        return features, probs
-
-    def score(self, images, labels, seed: int = 0, intra: bool = True, prdc: bool = True) -> dict:
-        labels = np.asarray(labels).reshape(-1)
-        features, probs = self.features_and_probs(images)
-        scores = {
-            "label_accuracy": m.label_accuracy(probs, labels),
-            "fd": m.frechet_from_stats(*m.gaussian(features), *self.test_stats),
-            "kid": m.kid(features, self.test_features, subsets=self.kid_subsets, seed=seed),
-        }
-        if prdc:
-            # Naeem et al. compare equal-sized sets: a random real test sample as large as the generated one.
-            rng = np.random.default_rng(seed)
-            n = min(len(features), len(self.test_features), PRDC_MAX)
-            fake_pick = rng.choice(len(features), n, replace=False)
-            real_pick = rng.choice(len(self.test_features), n, replace=False)
-            scores["prdc"] = {**m.prdc(self.test_features[real_pick], features[fake_pick]), "n": n}
-        if intra:
-            scores["intra_class_fd"] = m.intra_class_fd(features, labels, self.test_features, self.test_labels)
-        scores["per_class_label_accuracy"] = {
-            int(c): float(np.mean(np.argmax(probs[labels == c], axis=1) == c)) for c in np.unique(labels)}
-        return scores
-
-
-def _stratified_indices(y: np.ndarray, per_class: int, seed: int, max_share: float = 1.0) -> np.ndarray:
-    """Up to `per_class` random indices of every class, and at most `max_share` of the class."""
-    rng = np.random.default_rng(seed)
-    picks = []
-    for c in np.unique(y):
-        members = np.flatnonzero(y == c)
-        picks.append(rng.permutation(members)[:min(per_class, int(len(members) * max_share))])
-    return np.concatenate(picks)
-
-
-def stratified_sample(x: np.ndarray, y: np.ndarray, per_class: int, seed: int):
-    """Up to `per_class` random images of every class (all of a class when it has fewer)."""
-    idx = _stratified_indices(y, per_class, seed)
-    return x[idx], y[idx]
-
-
-def split_test_set(x_test: np.ndarray, y_test: np.ndarray, per_class: int, seed: int):
-    """((real held-out images, labels), (reference images, labels)): disjoint parts of the test split.
-
-    The held-out part is up to `per_class` random images of each class, at most half of the class.
-    """
-    held = _stratified_indices(y_test, per_class, seed, HELDOUT_MAX_SHARE)
-    reference = np.setdiff1d(np.arange(len(y_test)), held)
-    return (x_test[held], y_test[held]), (x_test[reference], y_test[reference])
 
 
 def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, data_dir=None,
@@ -170,7 +89,9 @@ def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, dat
 
 
 def write_metrics(run_dir, metrics: dict) -> Path:
-    from cgan.runs import RunError, RunFolder, write_json
+    from cgan.errors import RunError
+    from cgan.io import write_json
+    from cgan.runs import RunFolder
 
     path = RunFolder(run_dir).metrics
     try:

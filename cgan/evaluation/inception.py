@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.evaluation import EvaluationError
+from cgan.errors import EvaluationError
 from cgan.evaluation.metrics import frechet_distance
 
 WEIGHTS_ENV = "CGAN_INCEPTION_WEIGHTS"

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import keras
 
-from cgan.models.common import (discriminator_inputs, down_block, generator_inputs, pick,
-                                real_or_fake, start_size, to_image, up_block)
+from cgan.models.common import (discriminator_inputs, down_block, generator_inputs, pick, real_or_fake, start_size,
+                                to_image, up_block)
+
+SUMMARY = "the original project's first, small cGAN (MNIST, RMSprop)"
+NOMINAL_PARAMS = 1.0e6
+NOTEBOOKS = {"mnist": "v2"}
 
 DEFAULTS = dict(g_filters=[128, 128, 64], d_filters=[64, 128], bn_momentum=0.9,
                 dropout_rate=0.4, dropout_at="end")

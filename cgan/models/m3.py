@@ -13,8 +13,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cgan.models.common import (discriminator_inputs, down_block, generator_inputs, pick,
-                                real_or_fake, start_size, to_image, up_block)
+from cgan.models.common import (discriminator_inputs, down_block, generator_inputs, pick, real_or_fake, start_size,
+                                to_image, up_block)
+
+SUMMARY = "the original project's deeper cGAN: 5×5 kernels, Dropout, BatchNorm (MNIST and CIFAR-100)"
+NOMINAL_PARAMS = 5.0e6
+CPU_BACKEND = "tensorflow"
+NOTEBOOKS = {"mnist": "v1", "cifar100": "v1"}
 
 DEFAULTS = dict(g_filters=[256, 256, 128, 64], d_filters=[64, 128, 256], bn_momentum=0.9,
                 dropout_rate=0.3, dropout_at="end")

@@ -12,6 +12,11 @@ import keras
 from cgan.models import m3
 from cgan.models.common import pick, to_image, up_block
 
+SUMMARY = "m3 with one more transposed convolution in G and a plain convolution at its end (CIFAR-100)"
+NOMINAL_PARAMS = 5.2e6
+CPU_BACKEND = "tensorflow"
+NOTEBOOKS = {"cifar100": "v1"}
+
 EXTRA_FILTERS = 128
 DEFAULTS = m3.DEFAULTS
 build_discriminator = m3.build_discriminator

@@ -16,8 +16,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cgan.models.common import (discriminator_inputs, down_block, generator_inputs, pick,
-                                real_or_fake, start_size, to_image, up_block)
+from cgan.models.common import (discriminator_inputs, down_block, generator_inputs, pick, real_or_fake, start_size,
+                                to_image, up_block)
+
+SUMMARY = "the original project's largest cGAN (CIFAR-100 and CIFAR-10 v1-v4)"
+NOMINAL_PARAMS = 55e6
+CPU_BACKEND = "tensorflow"
+NOTEBOOKS = {"cifar100": "v1", "cifar10": "v3"}
 
 DEFAULTS = dict(g_filters=[512, 256, 128, 64], d_filters=[128, 256, 512, 1024, 1024],
                 bn_momentum=0.99, dropout_rate=0.3, dropout_at="end")

@@ -25,10 +25,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cgan.models.common import (BN_EPSILON, OUTPUT_DTYPE, conditional_batchnorm, pick, spectral_norm_wrapper,
-                                start_size)
+from cgan.models.common import BN_EPSILON, OUTPUT_DTYPE, conditional_batchnorm, pick, spectral_norm_wrapper, start_size
 
+SUMMARY = "the SNGAN-style CIFAR recipe for GPUs (ResNet, spectral norm, projection D, DiffAugment)"
 D_OUTPUT = "score"
+NOTEBOOKS = {"cifar10": "v1"}
 DEFAULTS = dict(g_filters=[256], d_filters=[128], bn_momentum=0.9, spectral_norm=True)
 
 

@@ -1,0 +1,194 @@
+"""resultados/README.md: an index of every run folder, generated from the folders themselves.
+
+    python -m cgan.reports.index            # rewrite resultados/README.md (or $CGAN_RESULTS_DIR/README.md)
+    python -m cgan.reports.index --stdout   # print it instead (the figures are not written then)
+
+Everything in the index is read from each run's summary.json, history.csv, its files and, when the run was
+evaluated, its metrics.json; nothing is typed by hand. It opens with one comparison table per dataset, each
+followed by a figure of label accuracy per epoch (resultados/<dataset>_label_accuracy.png; cgan.reports.tables)
+when a run of that dataset was monitored during training; the sections of every run follow.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cgan.data import data_label
+from cgan.errors import RunError
+from cgan.io import write_text
+from cgan.reports.tables import (by_dataset, comparison, dig, duration, label_accuracy_curve, number, real_column,
+                                 write_figures)
+from cgan.runs import RunFolder, results_root
+
+# (column title, path into metrics.json's "generated" / "real_floor" sections) — see cgan/evaluation/evaluate.py
+QUALITY = (("label accuracy ↑", ("label_accuracy",)), ("FD ↓", ("fd",)), ("KID ↓", ("kid", "mean")),
+           ("precision ↑", ("prdc", "precision")), ("recall ↑", ("prdc", "recall")),
+           ("density ↑", ("prdc", "density")), ("coverage ↑", ("prdc", "coverage")),
+           ("intra-class FD ↓", ("intra_class_fd", "mean")))
+
+
+def collect(root=None) -> list[dict]:
+    """One record per run folder (a folder two levels down holding summary.json), sorted by path."""
+    root = Path(root) if root else results_root()
+    records = []
+    for path in sorted(root.glob("*/*/summary.json")):
+        run = RunFolder(path.parent)
+        try:
+            summary = run.read_summary()
+        except RunError as exc:
+            records.append({"path": run.path.relative_to(root), "error": str(exc)})
+            continue
+        records.append({"path": run.path.relative_to(root), "summary": summary, "metrics": _metrics(run),
+                        "files": _files(run, root), "label_accuracy": label_accuracy_curve(run.history)})
+    return records
+
+
+def _metrics(run: RunFolder) -> dict | None:
+    path = run.metrics
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return {"error": "metrics.json is not valid JSON"}
+
+
+def _files(run: RunFolder, root: Path) -> dict[str, list[Path]]:
+    rel = lambda paths: [p.relative_to(root) for p in paths]
+    grids = sorted(run.evolution.glob("epoch_*.png"))
+    return {"plots": rel(sorted(run.plots.glob("*.png"))), "last_grid": rel(grids[-1:]),
+            "gif": rel([run.gif] if run.gif.is_file() else []),
+            "generator": rel([run.generator_keras] if run.generator_keras.is_file() else [])}
+
+
+def _hardware(env: dict) -> str:
+    cpu = f"{env.get('processor', '?')}, {env.get('cpu_count', '?')} cores"
+    accelerator = env.get("accelerator", "")
+    if accelerator and not accelerator.startswith("none"):
+        cpu += f", {accelerator}"
+    return f"{cpu}; Keras {env.get('keras', '?')} on {env.get('backend', '?')}"
+
+
+def _links(paths, label=None) -> str:
+    return ", ".join(f"[{label or p.stem.replace('_', ' ')}]({p.as_posix()})" for p in paths) or "–"
+
+
+def _kept_out_of_git(path: Path) -> bool:
+    """Whether .gitignore keeps `path` out of git, so the committed index must not link it (outside git: never)."""
+    try:
+        answer = subprocess.run(["git", "-C", str(path.parent), "check-ignore", "-q", path.name],
+                                capture_output=True)
+    except OSError:  # no git on this machine
+        return False
+    return answer.returncode == 0  # 1: not ignored (or tracked), 128: not a git checkout
+
+
+def _generator_link(paths, root: Path, run: Path) -> str:
+    """The generator's link; one that .gitignore keeps out (the zoo's m3, m4 and m5: 16-18 MB, m5 v1's ~57 MB) is
+    named whether or not this checkout has the file, so the index reads the same from every checkout."""
+    expected = run / "generator.keras"
+    if _kept_out_of_git(root / expected):
+        return f"`{expected.as_posix()}` (kept out of git: over the repository's size budget; retrain to get it)"
+    return _links(paths, "generator.keras") if paths else "none yet"
+
+
+def _run_section(record: dict, root: Path) -> list[str]:
+    s, files = record["summary"], record["files"]
+    params = s.get("params", {})
+    lines = [f"### {record['path'].as_posix()}", "",
+             (f"- **Status:** {s.get('status', '?')}, {s.get('epochs_done', '?')} of {s.get('epochs_planned', '?')} "
+             f"epochs, wall time {duration(s.get('wall_seconds'))} (mean epoch "
+             f"{number(s.get('mean_epoch_seconds'), 1)} s), last update {s.get('updated_utc', '?')}"),
+             (f"- **Data:** trained on {s.get('data', {}).get('train_note') or data_label(s.get('data', {}), s.get('dataset'))}"
+             f", D metrics on "
+             f"{s.get('eval_samples', '?')} real + {s.get('eval_samples', '?')} generated images per split"),
+             f"- **Parameters:** G {params.get('generator', '?'):,} + D {params.get('discriminator', '?'):,} = "
+             f"{params.get('total', '?'):,}" if params else "- **Parameters:** –",
+             f"- **Hardware:** {_hardware(s.get('environment', {}))}",
+             _d_metrics_line(s.get("final_metrics", {})),
+             (f"- **Plots:** {_links(files['plots'])}; last grid: {_links(files['last_grid'])}; "
+             f"evolution: {_links(files['gif'], 'GIF')}; "
+             f"generator: {_generator_link(files['generator'], root, record['path'])}")]
+    lines += _metrics_lines(record["metrics"])
+    if files["gif"]:
+        lines += ["", f"![evolution of {record['path'].as_posix()}]({files['gif'][0].as_posix()})"]
+    return lines + [""]
+
+
+def _d_metrics_line(final: dict) -> str:
+    return (f"- **D after the last epoch:** test accuracy {number(final.get('test_d_accuracy'))}, F1 "
+            f"{number(final.get('test_d_f1'))}; train accuracy {number(final.get('train_d_accuracy'))}, F1 "
+            f"{number(final.get('train_d_f1'))}")
+
+
+def _metrics_lines(metrics: dict | None) -> list[str]:
+    if metrics is None:
+        return ["- **Quality metrics:** not evaluated yet (`cgan evaluate`)"]
+    if "generated" not in metrics:
+        problem = metrics.get("error", "unknown format")
+        return [f"- **Quality metrics:** metrics.json present but not readable here ({problem})"]
+    samples = metrics.get("samples", {})
+    generator = metrics.get("generator", {})
+    title, meaning = real_column(samples)
+    lines = [(f"- **Quality metrics** (metrics.json, {samples.get('generated', '?')} generated images, generator "
+              f"after epoch {generator.get('epochs_done', '?')}; {meaning}, scored the same way):"),
+             "", f"  | metric | generated | {title} |", "  | --- | --- | --- |"]
+    for title, keys in QUALITY:
+        generated, floor = dig(metrics, ("generated", *keys)), dig(metrics, ("real_floor", *keys))
+        if generated is not None:
+            lines.append(f"  | {title} | {number(generated)} | {number(floor)} |")
+    fid = metrics.get("inception_fid", {})
+    if isinstance(fid, dict) and "value" in fid:
+        lines.append(f"  | Inception FID ↓ | {number(fid['value'], 3)} | – |")
+    return lines
+
+
+def render(records: list[dict], root: Path) -> str:
+    header = ["# Run folders", "",
+              ("Generated by `python -m cgan.reports.index` from each folder's summary.json, history.csv and "
+               "metrics.json (when the run was evaluated); do not edit by hand."), "", "## Comparison", "",
+              ("One table per dataset. D acc / F1: the discriminator after the last finished epoch, real images as the "
+               "positive class. Label accuracy (the domain classifier's), FD in its features and coverage come from "
+               "`cgan evaluate` (metrics.json) at the N and generator epoch given; the bracket is the same score of "
+               "real held-out images. – : not evaluated."), ""]
+    if not records:
+        return "\n".join(header + ["No run folders yet.", ""])
+    grouped = by_dataset([r for r in records if "summary" in r])
+    good = [r for runs in grouped.values() for r in runs]  # the run sections follow the tables' order
+    tables = [line for dataset, runs in grouped.items() for line in comparison(dataset, runs)]
+    broken = [f"- {r['path'].as_posix()}: {r['error']}" for r in records if "error" in r]
+    sections = [line for r in good for line in _run_section(r, root)]
+    return "\n".join(header + tables + (["Unreadable folders:", *broken, ""] if broken else [])
+                     + ["## Runs", ""] + sections)
+
+
+def write_index(root=None) -> Path:
+    root = Path(root) if root else results_root()
+    path = root / "README.md"
+    records = collect(root)
+    write_figures(records, root)
+    write_text(path, render(records, root))
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cgan.reports.index", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", help="results folder (default resultados/ or $CGAN_RESULTS_DIR)")
+    parser.add_argument("--stdout", action="store_true", help="print the index instead of writing README.md")
+    args = parser.parse_args(argv)
+    root = Path(args.root) if args.root else results_root()
+    if not root.is_dir():
+        print(f"results_index: error: no results folder at {root}", file=sys.stderr)
+        return 2
+    if args.stdout:
+        print(render(collect(root), root))
+    else:
+        print(f"wrote {write_index(root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
