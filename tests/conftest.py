@@ -8,6 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Under pytest-xdist (make test) every core already runs a worker: one compute thread per worker, and per process
+# it spawns, keeps them from fighting over the cores. Set before Keras imports its backend, which reads them once.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ.setdefault(name, "1")
+
 import numpy as np
 import pytest
 
