@@ -80,10 +80,14 @@ class ModelOptions(BaseModel):
     d_label_input: bool | None = None
 
 
-def _module(name: str):
+def _spec(name: str) -> ModelSpec:
     if name not in REGISTRY:
         raise ValueError(f"unknown model '{name}' (choose from {', '.join(MODELS)})")
-    return importlib.import_module(f"cgan.models.{name}")
+    return REGISTRY[name]
+
+
+def _module(name: str):
+    return importlib.import_module(f"cgan.models.{_spec(name).name}")
 
 
 def build_models(name: str, image_shape, num_classes: int, latent_dim: int = 100,
@@ -98,5 +102,4 @@ def build_models(name: str, image_shape, num_classes: int, latent_dim: int = 100
 
 def discriminator_output(name: str) -> str:
     """'probability' (sigmoid, the original zoo) or 'score' (a logit, for hinge or logit BCE)."""
-    _module(name)  # the same error for an unknown name as build_models
-    return REGISTRY[name].d_output
+    return _spec(name).d_output  # read from the declarations: no model code is imported
