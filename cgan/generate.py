@@ -101,6 +101,11 @@ class Generator:
     dataset: str
     run: Path
 
+    @property
+    def source(self) -> str:
+        """The file this generator draws with, as metrics.json and reports name it."""
+        return "generator.keras"
+
     @classmethod
     def from_run(cls, run_dir) -> "Generator":
         run = RunFolder(run_dir)

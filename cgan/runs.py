@@ -7,6 +7,10 @@ resultados/<dataset>/<model>_<version>/
     plots/                 loss per iteration, losses per epoch, D metrics per epoch
     evolution/epoch_NNN.png + evolution.gif   fixed-noise grids, one cell per class
     generator.keras, generator.h5
+    generator.onnx         `cgan export`: the generator for ONNX Runtime, its weights as float32, float16 or int8
+    generator.onnx.json    tools.compact_generator: which weight format was chosen, its size, what it changes
+    previous/              tools.zoo_queue, after a retrain: summary.json, metrics.json and history.csv of the run
+                           this one replaced, so the two can be compared
     summary.json           parameter counts, epochs, wall times, final metrics, environment
     checkpoint/            G, D, both optimizers and every seed state after the last finished epoch (not committed)
     tensorboard/           TensorBoard events: per-step and per-epoch scalars, the evolution grid
@@ -52,12 +56,14 @@ _CHECKPOINT_FILE = "(" + "|".join(map(re.escape, CHECKPOINT_FILES)) + ")"
 # What an epoch's save publishes at the top of the run folder, after staging it (see `commit_epoch`).
 PUBLISHED_PATTERNS = (r"history\.csv", r"iterations\.csv", r"summary\.json", r"generator\.(keras|h5)",
                       r"evolution\.gif", rf"plots/({'|'.join(PLOT_NAMES)})\.png", r"evolution/epoch_\d{3,}\.png")
-RUN_FILE_PATTERNS = (r"config\.toml", r"metrics\.json", r"generator\.onnx", re.escape(LOCK_NAME),
+PREVIOUS_FILES = ("summary.json", "metrics.json", "history.csv")
+RUN_FILE_PATTERNS = (r"config\.toml", r"metrics\.json", r"generator\.onnx(\.json)?", re.escape(LOCK_NAME),
+                     rf"previous/({'|'.join(map(re.escape, PREVIOUS_FILES))})",
                      *PUBLISHED_PATTERNS, r"tensorboard/events\.out\.tfevents\.[^/]+", r"checkpoint/state\.json",
                      rf"checkpoint/{_CHECKPOINT_FILE}",  # a checkpoint from before per-epoch folders
                      rf"{_EPOCH_FOLDER}/{_CHECKPOINT_FILE}",
                      rf"{_EPOCH_FOLDER}/{STAGED}/({'|'.join(PUBLISHED_PATTERNS)})")
-RUN_FOLDER_PATTERNS = ("plots", "evolution", "tensorboard", "checkpoint",
+RUN_FOLDER_PATTERNS = ("plots", "evolution", "tensorboard", "checkpoint", "previous",
                        rf"{_EPOCH_FOLDER}(/{STAGED}(/plots|/evolution)?)?")
 _RUN_FILE = re.compile("|".join(f"(?:{p})" for p in RUN_FILE_PATTERNS))
 _RUN_FOLDER = re.compile("|".join(f"(?:{p})" for p in RUN_FOLDER_PATTERNS))
@@ -65,8 +71,9 @@ _EPOCH_FOLDER_NAME = re.compile(r"epoch_\d{4,}")
 _FRAME_NAME = re.compile(r"epoch_(\d{3,})\.png")
 # Names cgan writes at the top of a run folder: anything else by one of these names is in its way.
 _TOP_LEVEL_NAMES = frozenset(("config.toml", "history.csv", "iterations.csv", "summary.json", "metrics.json",
-                              "generator.keras", "generator.h5", "generator.onnx", "evolution.gif", "plots",
-                              "evolution", "checkpoint", "tensorboard", LOCK_NAME))
+                              "generator.keras", "generator.h5", "generator.onnx", "generator.onnx.json",
+                              "evolution.gif", "plots", "evolution", "checkpoint", "tensorboard", "previous",
+                              LOCK_NAME))
 # A folder is a run only if it holds one of these (an empty `plots/` alone proves nothing).
 RUN_MARKERS = ("summary.json", "config.toml", "history.csv", "checkpoint/state.json")
 _RANDOM_PART = re.compile(r"[a-z0-9_]+")  # what tempfile.mkstemp puts between prefix and suffix
@@ -117,6 +124,8 @@ class RunFolder:
     generator_keras = property(lambda self: self.path / "generator.keras")
     generator_h5 = property(lambda self: self.path / "generator.h5")
     generator_onnx = property(lambda self: self.path / "generator.onnx")  # written by `cgan export`
+    onnx_record = property(lambda self: self.path / "generator.onnx.json")  # written by tools.compact_generator
+    previous = property(lambda self: self.path / "previous")  # the replaced run's records, after a retrain
     summary = property(lambda self: self.path / "summary.json")
     metrics = property(lambda self: self.path / "metrics.json")  # written by `cgan evaluate`
     checkpoint = property(lambda self: self.path / "checkpoint")

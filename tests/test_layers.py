@@ -19,7 +19,7 @@ LAYERS = [
     ("cgan.evaluation", "cgan.evaluation.metrics", "cgan.evaluation.inception", "cgan.evaluation.classifier",
      "cgan.evaluation.scoring"),
     ("cgan.training", "cgan.training.*"),
-    ("cgan.generate", "cgan.onnx"),
+    ("cgan.generate", "cgan.onnx", "cgan.onnx_weights"),
     ("cgan.evaluation.evaluate", "cgan.reports", "cgan.reports.*", "cgan.notebook", "cgan.notebook.*"),
     ("cgan.cli", "cgan.__main__"),
 ]

@@ -26,7 +26,9 @@ HELDOUT_NAME = "real held-out"
 
 
 def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, data_dir=None,
-                 inception: bool = True, inception_weights: str | None = None) -> dict:
+                 inception: bool = True, inception_weights: str | None = None, generator=None) -> dict:
+    """Score the run's generator.keras, or `generator` (a `cgan.generate.Generator` of that run, such as its
+    ONNX file with compact weights)."""
     from cgan.data import load_dataset, to_uint8
     from cgan.evaluation.classifier import load_classifier
     from cgan.evaluation.inception import inception_fid, locate_weights
@@ -42,7 +44,8 @@ def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, dat
     run = RunFolder(run_dir)
     summary = read_generator_summary(run)
     dataset, label_mode = summary["dataset"], summary.get("label_mode", "fine")
-    generator = Generator.from_run(run.path)  # first: it checks the summary against the generator file
+    if generator is None:
+        generator = Generator.from_run(run.path)  # first: it checks the summary against the generator file
     data = load_dataset(dataset, data_dir, label_mode=label_mode, train=False)
     if len(generator.label_names) != data.num_classes:
         raise EvaluationError(f"{run.summary} names {len(generator.label_names)} classes, but {dataset} "
@@ -65,7 +68,7 @@ def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, dat
     return {
         "run": str(run.path), "dataset": dataset, "label_mode": label_mode,
         "generator": {"status": summary.get("status"), "epochs_done": summary.get("epochs_done"),
-                      "epochs_planned": summary.get("epochs_planned")},
+                      "epochs_planned": summary.get("epochs_planned"), "file": generator.source},
         "samples": {
             "per_class": per_class, "classes": data.num_classes, "generated": int(len(fake)),
             "real_floor": int(len(real)),

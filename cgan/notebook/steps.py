@@ -96,10 +96,13 @@ def train_decision(run: Path, train: str, test_mode: bool, total_params: int,
     if train == "never":
         return False, f"TRAIN='never': using {run} as it is" if has_run else f"TRAIN='never' and {run} is empty"
     if train != "always" and has_run and not has_generator and came_with_repository(folder.path):
-        # The zoo's m3/m4/m5 runs come without their generators (16 MB and more, .gitignore): their plots
-        # and metrics are the result, and training into them would be refused (no checkpoint either).
-        return False, (f"loading the existing run {run}: it came with the repository without its generator "
-                       "(git does not carry it); set OUTPUT_DIR to another folder to train one")
+        # The zoo's m3/m4/m5 runs come without generator.keras (16 MB and more, .gitignore), some with a compact
+        # generator.onnx: their plots and metrics are the result, and training into them would be refused (no
+        # checkpoint either).
+        carried = ("with its generator as generator.onnx alone (compact weights: it draws, but cannot resume)"
+                   if folder.generator_onnx.is_file() else "without its generator (git does not carry it)")
+        return False, (f"loading the existing run {run}: it came with the repository {carried}; set OUTPUT_DIR "
+                       "to another folder to train one")
     if train == "always" or not has_generator:
         return True, f"training into {run}"
     done = _checkpoint_epoch(folder)

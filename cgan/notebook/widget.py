@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cgan.errors import LabelError, RunError
 from cgan.generate import SHIPPED_RUNS, Generator
+from cgan.onnx import open_generator
 from cgan.runs import RunFolder, results_root
 from cgan.runtime import ensure_backend
 
@@ -48,22 +49,26 @@ def find_runs(root=None) -> dict[str, Path]:
     runs = {}
     for summary in sorted(root.glob("*/*/summary.json")):
         folder = summary.parent
-        if RunFolder(folder).generator_keras.is_file():
+        if has_generator(RunFolder(folder)):
             runs[f"{folder.parent.name}/{folder.name}"] = folder
     return runs
+
+
+def has_generator(run: RunFolder) -> bool:
+    """generator.keras, or the generator.onnx git carries instead of it for the zoo's large generators."""
+    return run.generator_keras.is_file() or run.generator_onnx.is_file()
 
 
 def generator_for_run(run_dir, dataset: str) -> tuple[Generator, str]:
     """The run's generator, or the dataset's shipped one (with a note saying so) when the run has none."""
     run = RunFolder(run_dir) if run_dir else None
-    if run is not None and run.generator_keras.is_file() and run.summary.is_file():
-        return Generator.from_run(run.path), ""
+    if run is not None and has_generator(run) and run.summary.is_file():
+        return open_generator(run.path), ""
     if dataset not in SHIPPED_RUNS:
         raise RunError(f"{run_dir or 'this run'} has no generator yet and {dataset} has no shipped one: "
                        "train the run first")
     if run is not None and run.summary.is_file():  # trained, but its generator is not in this copy
-        where = (f"{run_dir} holds no generator.keras (git does not carry the zoo's m3, m4 and m5 generators: "
-                 "training the run makes it)")
+        where = f"{run_dir} holds no generator (training the run makes it)"
     else:
         where = f"{run_dir} has no generator yet" if run_dir else "no run given"
     return Generator.default(dataset), f"{where}: showing the shipped {SHIPPED_RUNS[dataset]} generator"
@@ -103,7 +108,7 @@ class GeneratorWidget:
     def generator(self) -> Generator:
         key = self.run.value
         if key not in self._cache:
-            self._cache[key] = Generator.from_run(self.runs[key])
+            self._cache[key] = open_generator(self.runs[key])
         return self._cache[key]
 
     def _on_run(self, change) -> None:

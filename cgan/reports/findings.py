@@ -170,31 +170,98 @@ def comparison_row(base: RunFolder, other: RunFolder) -> tuple[str, str]:
     return measured, f"confirmed: {who} better on every score at similar D metrics"
 
 
+# -- m1 v1: D's performance after epoch 20 ----------------------------------------------------------------
+# D's test accuracy and F1, mean over the 5 epochs up to FALL_AFTER against the mean over every later epoch. One
+# epoch's accuracy has a standard error of about 0.008 (see GAP_THRESHOLD), a 5-epoch mean about 0.0036, so the
+# difference of two such means about 0.005: a fall of more than FALL_THRESHOLD is 4 standard errors.
+FALL_AFTER, FALL_WINDOW, FALL_THRESHOLD = 20, 5, 0.02
+
+
+def d_falls_row(run: RunFolder, why_missing: str = "") -> tuple[str, str]:
+    """(what we measured, verdict) for "after epoch 20 the discriminator's performance begins to fall"."""
+    try:
+        frame = trained_history(run, why_missing).dropna(subset=["test_d_accuracy", "test_d_f1"])
+    except NotMeasured as missing:
+        return "–", str(missing)
+    epoch = frame["epoch"]
+    before = frame[(epoch > FALL_AFTER - FALL_WINDOW) & (epoch <= FALL_AFTER)]
+    after = frame[epoch > FALL_AFTER]
+    last = int(epoch.max())
+    if len(before) < FALL_WINDOW or len(after) < FALL_WINDOW:
+        return "–", (f"not yet measured: {_name(run)} has {last} epochs (needs {FALL_AFTER + FALL_WINDOW}: "
+                     f"{FALL_WINDOW} after epoch {FALL_AFTER} to compare with the {FALL_WINDOW} before)")
+    changes, parts = {}, []
+    for metric in ("accuracy", "f1"):
+        a, b = before[f"test_d_{metric}"].mean(), after[f"test_d_{metric}"].mean()
+        changes[metric] = b - a
+        parts.append(f"test D {metric.replace('f1', 'F1')} mean {a:.3f} over epochs {FALL_AFTER - FALL_WINDOW + 1}–"
+                     f"{FALL_AFTER}, {b:.3f} over {FALL_AFTER + 1}–{last} (Δ {b - a:+.3f})")
+    peak = int(frame.loc[frame["test_d_accuracy"].idxmax(), "epoch"])
+    measured = "; ".join(parts) + f"; highest test D accuracy at epoch {peak}"
+    fell = [m.replace("f1", "F1") for m, change in changes.items() if change < -FALL_THRESHOLD]
+    if len(fell) == 2:
+        return measured, f"confirmed: both fall by more than {FALL_THRESHOLD}"
+    if fell:
+        return measured, f"partly: only {fell[0]} falls by more than {FALL_THRESHOLD}"
+    return measured, f"not confirmed: neither falls by more than {FALL_THRESHOLD} after epoch {FALL_AFTER}"
+
+
+# -- m5 on CIFAR-100: better images that represent nothing ---------------------------------------------------
+CHANCE_MULTIPLE = 3  # label accuracy under 3x chance (0.03 of CIFAR-100's 100 classes): the class is not drawn
+
+
+def represents_nothing_row(base: RunFolder, m5: RunFolder) -> tuple[str, str]:
+    """(what we measured, verdict) for "m5 gives better images than `base` at similar metrics, but most of the
+    time they represent nothing": the comparison of m3 vs m4, and m5's label accuracy against chance."""
+    measured, verdict = comparison_row(base, m5)
+    if measured == "–":
+        return measured, verdict
+    classes = m5.read_summary().get("num_classes") or 100
+    accuracy = json.loads(m5.metrics.read_text())["generated"]["label_accuracy"] if m5.metrics.is_file() else None
+    if accuracy is None:
+        return measured, f"{verdict}; label accuracy against chance not yet measured (no metrics.json)"
+    chance = 1 / classes
+    nothing = accuracy < CHANCE_MULTIPLE * chance
+    measured += f"; {m5.path.name}'s label accuracy {accuracy:.3f} against chance {chance:.3f}"
+    return measured, (f"{verdict}; " + (f"and they represent nothing: label accuracy under {CHANCE_MULTIPLE}× chance"
+                                         if nothing else f"but they do represent their class more often than "
+                                                         f"{CHANCE_MULTIPLE}× chance"))
+
+
 # -- the findings and the notebooks that show them ---------------------------------------------------------
 FINDINGS = {
     "cifar100_d_overfits": "D overfits after a few epochs on CIFAR-100",
     "m4_looks_better": "m4's images look better than m3's at similar metrics",
     "m5_v3_v4_overfit": "m5 v3/v4 overfit from about epoch 5",
+    "m1_d_falls_after_20": "after 20 epochs the discriminator's performance begins to fall (so v2 stops at 20)",
+    "m5_represents_nothing": "m5 gives better images than m3/m4 at similar metrics, but most of the time they "
+                             "represent nothing",
 }
 NOTEBOOK_FINDINGS = {
+    ("mnist", "m1"): ("m1_d_falls_after_20",),
     ("cifar100", "m3"): ("cifar100_d_overfits", "m4_looks_better"),
     ("cifar100", "m4"): ("cifar100_d_overfits", "m4_looks_better"),
-    ("cifar100", "m5"): ("cifar100_d_overfits",),
+    ("cifar100", "m5"): ("cifar100_d_overfits", "m5_represents_nothing"),
     ("cifar10", "m5"): ("m5_v3_v4_overfit",),
 }
-M5_ON_CPU = " (its run is queued)"
+QUEUED = " (its run is queued)"
 
 
 def rows(key: str, root: Path) -> list[tuple[str, str, str, str]]:
     """(finding, run(s), what we measured, verdict) per run the finding is checked on."""
     run = lambda name: RunFolder(root / name)  # noqa: E731 - names below are <dataset>/<model>_<version>
     if key == "cifar100_d_overfits":
-        checks = [(n, overfitting_row(run(n), (1, 5), "confirmed later", M5_ON_CPU if "/m5" in n else ""))
+        checks = [(n, overfitting_row(run(n), (1, 5), "confirmed later", QUEUED if "/m5" in n else ""))
                   for n in ("cifar100/m3_v1", "cifar100/m4_v1", "cifar100/m5_v1")]
     elif key == "m4_looks_better":
         checks = [("cifar100/m3_v1 vs cifar100/m4_v1", comparison_row(run("cifar100/m3_v1"), run("cifar100/m4_v1")))]
+    elif key == "m1_d_falls_after_20":
+        checks = [("mnist/m1_v1", d_falls_row(run("mnist/m1_v1"), QUEUED))]
+    elif key == "m5_represents_nothing":
+        checks = [(f"{n} vs cifar100/m5_v1", represents_nothing_row(run(n), run("cifar100/m5_v1")))
+                  for n in ("cifar100/m3_v1", "cifar100/m4_v1")]
     elif key == "m5_v3_v4_overfit":
-        checks = [(n, overfitting_row(run(n), (3, 7), "not confirmed", "" if n.endswith("v3") else M5_ON_CPU))
+        checks = [(n, overfitting_row(run(n), (3, 7), "not confirmed", "" if n.endswith("v3") else QUEUED))
                   for n in ("cifar10/m5_v3", "cifar10/m5_v4")]
     else:
         raise KeyError(f"unknown finding {key!r}; known: {', '.join(FINDINGS)}")

@@ -61,7 +61,8 @@ def _files(run: RunFolder, root: Path) -> dict[str, list[Path]]:
     grids = sorted(run.evolution.glob("epoch_*.png"))
     return {"plots": rel(sorted(run.plots.glob("*.png"))), "last_grid": rel(grids[-1:]),
             "gif": rel([run.gif] if run.gif.is_file() else []),
-            "generator": rel([run.generator_keras] if run.generator_keras.is_file() else [])}
+            "generator": rel([run.generator_keras] if run.generator_keras.is_file() else []),
+            "onnx": rel([run.generator_onnx] if run.generator_onnx.is_file() else [])}
 
 
 def _hardware(env: dict) -> str:
@@ -86,13 +87,65 @@ def _kept_out_of_git(path: Path) -> bool:
     return answer.returncode == 0  # 1: not ignored (or tracked), 128: not a git checkout
 
 
-def _generator_link(paths, root: Path, run: Path) -> str:
-    """The generator's link; one that .gitignore keeps out (the zoo's m3, m4 and m5: 16-18 MB, m5 v1's ~57 MB) is
-    named whether or not this checkout has the file, so the index reads the same from every checkout."""
+def _generator_link(files: dict, root: Path, run: Path) -> str:
+    """The generator's link. A generator.keras that .gitignore keeps out (the zoo's m3, m4 and m5) is named whether
+    or not this checkout has it, so the index reads the same from every checkout; its committed generator.onnx,
+    with compact weights, is linked with the record of what its weight format changes."""
     expected = run / "generator.keras"
-    if _kept_out_of_git(root / expected):
-        return f"`{expected.as_posix()}` (kept out of git: over the repository's size budget; retrain to get it)"
-    return _links(paths, "generator.keras") if paths else "none yet"
+    if not _kept_out_of_git(root / expected):
+        return _links(files["generator"], "generator.keras") if files["generator"] else "none yet"
+    kept_out = f"`{expected.as_posix()}` kept out of git (over the repository's size budget)"
+    record = _onnx_record(root / run)
+    if not files["onnx"] or not record or not record.get("chosen"):
+        return f"{kept_out}; retrain to get it"
+    chosen = record["tried"][record["chosen"]]
+    return (f"{_links(files['onnx'], 'generator.onnx')}, {record['chosen']} weights, {chosen['bytes'] / 1e6:.1f} MB "
+            f"({kept_out}, {record['keras_bytes'] / 1e6:.1f} MB): {_format_change(record, chosen)}")
+
+
+def _onnx_record(run: Path) -> dict | None:
+    try:
+        return json.loads(RunFolder(run).onnx_record.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _format_change(record: dict, chosen: dict) -> str:
+    grey = chosen["grey_levels"]
+    change = f"pixels within {grey['max']} grey levels of the Keras generator's (mean {grey['mean']:.2f})"
+    if "gap" in chosen:
+        gap, noise = chosen["gap"], chosen["noise"]
+        change += (f"; label accuracy and FD move by {gap['label_accuracy']:.4f} and {gap['fd']:.3f}, within "
+                   f"the {noise['label_accuracy']:.4f} and {noise['fd']:.3f} between two evaluation seeds")
+    return change
+
+
+def _previous_line(run: Path) -> list[str]:
+    """How this run compares with the run it replaced (previous/, written when a retrain moves in)."""
+    folder = RunFolder(run).previous
+    try:
+        old = json.loads((folder / "summary.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+    try:
+        old_metrics = json.loads((folder / "metrics.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        old_metrics = {}
+    new_metrics = _metrics(RunFolder(run)) or {}
+    scores = []
+    for title, key, digits in (("label accuracy", "label_accuracy", 4), ("FD", "fd", 3)):
+        before, after = dig(old_metrics, ("generated", key)), dig(new_metrics, ("generated", key))
+        if before is not None and after is not None:
+            scores.append(f"{title} {number(before, digits)} → {number(after, digits)}")
+    same_scale = all(dig(old_metrics, k) == dig(new_metrics, k) and dig(old_metrics, k) is not None
+                     for k in (("samples", "per_class"), ("feature_space", "classifier_test_accuracy")))
+    comparison = (f"; old → new at {dig(old_metrics, ('samples', 'per_class'))} per class: {', '.join(scores)}"
+                  if scores and same_scale else
+                  "; its metrics were scored at another N or with another classifier: not compared" if scores else "")
+    return [(f"- **Replaced run** (previous/, its generator never committed): {old.get('status', '?')}, "
+             f"{old.get('epochs_done', '?')} of {old.get('epochs_planned', '?')} epochs in "
+             f"{duration(old.get('wall_seconds'))} on {data_label(old.get('data', {}), old.get('dataset'))}"
+             + comparison)]
 
 
 def _run_section(record: dict, root: Path) -> list[str]:
@@ -111,7 +164,8 @@ def _run_section(record: dict, root: Path) -> list[str]:
              _d_metrics_line(s.get("final_metrics", {})),
              (f"- **Plots:** {_links(files['plots'])}; last grid: {_links(files['last_grid'])}; "
              f"evolution: {_links(files['gif'], 'GIF')}; "
-             f"generator: {_generator_link(files['generator'], root, record['path'])}")]
+             f"generator: {_generator_link(files, root, record['path'])}")]
+    lines += _previous_line(root / record["path"])
     lines += _metrics_lines(record["metrics"])
     if files["gif"]:
         lines += ["", f"![evolution of {record['path'].as_posix()}]({files['gif'][0].as_posix()})"]

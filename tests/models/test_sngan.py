@@ -26,11 +26,12 @@ def _tiny_config(**changes):
 
 @pytest.mark.parametrize("shape, classes", [((32, 32, 3), 10), ((24, 24, 1), 100)])
 def test_shapes_and_an_unbounded_score(shape, classes):
+    keras.utils.set_random_seed(0)  # random weights whose scores happen to fall inside [0, 1] are not a failure
     g, d = check_builds("sngan", shape, classes, LATENT, TINY, "score")
     assert d.layers[-1].name == "score" and isinstance(d.layers[-1], keras.layers.Add)
     # No sigmoid anywhere on the way out: random weights give scores outside [0, 1].
-    scores = to_numpy(d([np.random.default_rng(1).uniform(-1, 1, (16, *shape)).astype("float32"),
-                          np.zeros((16, 1), "int32")], training=False))
+    scores = to_numpy(d([np.random.default_rng(1).uniform(-1, 1, (64, *shape)).astype("float32"),
+                          np.arange(64, dtype="int32")[:, None] % classes], training=False))
     assert ((scores < 0) | (scores > 1)).any()
 
 

@@ -1,6 +1,7 @@
 """The pick-a-label widget: the pure callback, and the ipywidgets UI clicked headlessly."""
 import io
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,12 +100,25 @@ def test_picker_uses_the_run_else_the_shipped_generator(use_results, tmp_path, m
     (tmp_path / "cloned_run").mkdir()  # a trained run whose generator git does not carry (m3, m4, m5)
     shutil.copy(root / cifar / "summary.json", tmp_path / "cloned_run")
     cloned = label_picker(tmp_path / "cloned_run", "mnist")
-    assert "holds no generator.keras (git does not carry" in cloned.status.value
+    assert "holds no generator (training the run makes it): showing the shipped" in cloned.status.value
     fallback.button.click()
     assert pixels(fallback.image.value).std() > 10
     monkeypatch.delitem(SHIPPED_RUNS, "cifar100", raising=False)  # a dataset with no shipped generator
     nothing = label_picker(tmp_path / "empty_run", "cifar100")
     assert "has no shipped one" in nothing.value
+
+
+def test_picker_draws_with_a_run_that_carries_only_its_onnx_file(use_results, tmp_path):
+    """The zoo's large generators come as generator.onnx alone: the last cell draws with it, not the fallback."""
+    shipped = Path(__file__).resolve().parents[2] / "resultados" / SHIPPED_RUNS["mnist"]
+    onnx_only = tmp_path / "onnx_only"
+    onnx_only.mkdir()
+    for name in ("summary.json", "generator.onnx"):
+        shutil.copy(shipped / name, onnx_only)
+    picker = label_picker(onnx_only, "mnist")
+    assert picker.status.value == "" and picker.generator.source.startswith("generator.onnx")
+    picker.button.click()
+    assert pixels(picker.image.value).std() > 10
 
 
 def test_generator_for_run_without_any_generator_is_a_clear_error(tmp_path, monkeypatch):

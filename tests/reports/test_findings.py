@@ -126,15 +126,17 @@ def test_report_renders_a_markdown_table_with_the_numbers(tmp_path, monkeypatch)
     text = report(("cifar100", "m5"))
     (table,) = tables(text)  # 4 cells in every row: tables() fails on a row of another width
     assert text.startswith("|")  # the table comes first, the note after it
-    assert list(table.columns) == ["finding", "run(s)", "what we measured", "verdict"] and len(table) == 3
+    assert list(table.columns) == ["finding", "run(s)", "what we measured", "verdict"] and len(table) == 5
     rows = table.to_dict("records")
     assert rows[0]["finding"] == FINDINGS["cifar100_d_overfits"] and rows[0]["run(s)"] == "cifar100/m3_v1"
     assert "+0.080" in rows[0]["what we measured"] and rows[0]["verdict"] == "confirmed: from epoch 3"
     # the CPU queue trains m4
     assert rows[1]["verdict"].endswith("not yet measured: cifar100/m4_v1 has not been trained")
     assert "cifar100/m5_v1 has not been trained (its run is queued)" in rows[2]["verdict"]
+    assert rows[3]["finding"] == FINDINGS["m5_represents_nothing"] and rows[3]["run(s)"] == \
+        "cifar100/m3_v1 vs cifar100/m5_v1"
     assert str(tmp_path) in text.splitlines()[-1]
-    assert report(("mnist", "m1"), root=tmp_path).startswith("No findings")
+    assert report(("mnist", "fast"), root=tmp_path).startswith("No findings")
     with pytest.raises(KeyError, match="unknown finding"):
         report(["no_such_finding"], root=tmp_path)
 
@@ -155,3 +157,38 @@ def test_every_notebook_with_findings_shows_them_before_the_widget():
             assert all(FINDINGS[key] in text for key in NOTEBOOK_FINDINGS[(dataset, model)])
         else:
             assert not shown, (dataset, model)
+
+
+# -- m1 v1: D's performance after epoch 20 ----------------------------------------------------------------
+def d_curve(accuracy_by_epoch, f1_shift=0.0) -> pd.DataFrame:
+    return pd.DataFrame([{"epoch": e, "train_d_accuracy": a, "test_d_accuracy": a, "train_d_f1": a + f1_shift,
+                          "test_d_f1": a + f1_shift} for e, a in enumerate(accuracy_by_epoch, start=1)])
+
+
+def test_d_falling_after_epoch_20_is_measured_against_the_5_epochs_before(tmp_path):
+    falls = make_run(tmp_path, "mnist/falls", d_curve([0.70] * 20 + [0.65] * 10), classes=10)
+    measured, verdict = findings.d_falls_row(falls)
+    assert verdict == "confirmed: both fall by more than 0.02"
+    assert "test D accuracy mean 0.700 over epochs 16–20, 0.650 over 21–30 (Δ -0.050)" in measured
+    flat = make_run(tmp_path, "mnist/flat", d_curve([0.70] * 20 + [0.69] * 10), classes=10)
+    assert findings.d_falls_row(flat)[1] == "not confirmed: neither falls by more than 0.02 after epoch 20"
+    frame = d_curve([0.70] * 20 + [0.65] * 10)
+    frame.loc[frame["epoch"] > 20, "test_d_f1"] = 0.70  # F1 holds while accuracy falls
+    assert findings.d_falls_row(make_run(tmp_path, "mnist/half", frame, classes=10))[1] == \
+        "partly: only accuracy falls by more than 0.02"
+    short = make_run(tmp_path, "mnist/short", d_curve([0.70] * 22), classes=10)
+    assert findings.d_falls_row(short) == ("–", "not yet measured: mnist/short has 22 epochs (needs 25: 5 after "
+                                                "epoch 20 to compare with the 5 before)")
+
+
+def test_m5_representing_nothing_adds_label_accuracy_against_chance(tmp_path):
+    m3 = make_run(tmp_path, "cifar100/m3_v1", history([0.0] * 10, 0.70), metrics(10000, 0.010, 50.0, 0.30))
+    m5 = make_run(tmp_path, "cifar100/m5_v1", history([0.0] * 10, 0.71), metrics(10000, 0.012, 40.0, 0.40))
+    measured, verdict = findings.represents_nothing_row(m3, m5)
+    assert verdict.startswith("partly: m5_v1 better on FD, coverage") and \
+        verdict.endswith("and they represent nothing: label accuracy under 3× chance")
+    assert "m5_v1's label accuracy 0.012 against chance 0.010" in measured
+    (m5.path / "metrics.json").write_text(json.dumps(metrics(10000, 0.2, 40.0, 0.40)))
+    assert findings.represents_nothing_row(m3, m5)[1].endswith("but they do represent their class more often "
+                                                               "than 3× chance")
+    assert findings.rows("m5_represents_nothing", tmp_path)[1][3].startswith("not yet measured: cifar100/m4_v1")

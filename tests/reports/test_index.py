@@ -208,10 +208,22 @@ def test_generators_that_git_ignores_are_named_not_linked(root):
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     (root / ".gitignore").write_text("cifar100/m3_v1/generator.keras\n")
     text = results_index.render(results_index.collect(root), root)
-    named = "`cifar100/m3_v1/generator.keras` (kept out of git: over the repository's size budget; retrain to get it)"
+    named = "`cifar100/m3_v1/generator.keras` kept out of git (over the repository's size budget); retrain to get it"
     assert named in text and linked not in text
     (root / "cifar100/m3_v1/generator.keras").unlink()  # a fresh clone: the index reads the same
     assert results_index.render(results_index.collect(root), root) == text
+    # Its compact generator.onnx, committed instead, is linked with what its weight format changes.
+    (root / "cifar100/m3_v1/generator.onnx").write_bytes(b"onnx")
+    record = {"keras_bytes": 17_600_000, "chosen": "int8",
+              "tried": {"float16": {"bytes": 8_800_000}, "int8": {
+                  "bytes": 4_400_000, "grey_levels": {"max": 9, "mean": 0.61},
+                  "gap": {"label_accuracy": 0.002, "fd": 0.04}, "noise": {"label_accuracy": 0.006, "fd": 0.09}}}}
+    (root / "cifar100/m3_v1/generator.onnx.json").write_text(json.dumps(record))
+    text = results_index.render(results_index.collect(root), root)
+    assert ("[generator.onnx](cifar100/m3_v1/generator.onnx), int8 weights, 4.4 MB (`cifar100/m3_v1/generator.keras` "
+            "kept out of git (over the repository's size budget), 17.6 MB): pixels within 9 grey levels of the "
+            "Keras generator's (mean 0.61); label accuracy and FD move by 0.0020 and 0.040, within the 0.0060 and "
+            "0.090 between two evaluation seeds") in text
 
 
 @pytest.mark.slow
@@ -261,3 +273,17 @@ def test_label_accuracy_axis_turns_logarithmic_when_runs_differ_tenfold_in_lengt
     assert epoch_scale({"fast32_v1": curve(325), "m3_v1": curve(30)}) == "log"
     assert epoch_scale({"m1_v2": curve(20), "m3_v1": curve(30)}) == "linear"
     assert epoch_scale({"watched": curve(3), "not scored yet": pd.Series(dtype=float)}) == "linear"
+
+
+def test_a_retrained_run_is_compared_with_the_run_it_replaced(tmp_path):
+    scored = dict(METRICS, samples={"per_class": 100, "generated": 1000},
+                  feature_space={"classifier_test_accuracy": 0.99})
+    run = make_run(tmp_path, "cifar100/m3_v1", SUMMARY, dict(scored, generated=dict(METRICS["generated"], fd=40.0)))
+    (run / "previous").mkdir()
+    (run / "previous" / "summary.json").write_text(json.dumps(dict(SUMMARY, status="stopped", epochs_done=2)))
+    (run / "previous" / "metrics.json").write_text(json.dumps(scored))
+    text = render(tmp_path)
+    assert ("- **Replaced run** (previous/, its generator never committed): stopped, 2 of 3 epochs in 2 h 03 min on "
+            "12k subset; old → new at 100 per class: label accuracy 0.1234 → 0.1234, FD 55.500 → 40.000") in text, text
+    (run / "previous" / "metrics.json").write_text(json.dumps(dict(scored, feature_space={"classifier_test_accuracy": 0.5})))
+    assert "scored at another N or with another classifier: not compared" in render(tmp_path)
