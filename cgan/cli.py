@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cgan.data import IMAGE_SHAPES
 from cgan.errors import EXIT_BUG, EXIT_DIVERGED, EXIT_USAGE, CganError, TrainingDiverged, UsageError
+from cgan.onnx_weights import WEIGHT_FORMATS
 
 # Bound of counts whose real limit lies elsewhere (`generate --n`: the disk and PNG-size checks, which refuse
 # far less; `--print-every`: the epoch's length): it keeps the arithmetic within numpy's integers.
@@ -111,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write a run's generator as ONNX (fast, framework-free generate)")
     export.add_argument("--run", required=True, help="run folder holding generator.keras")
-    export.add_argument("--weights", choices=("float32", "float16", "int8"), default="float32",
+    export.add_argument("--weights", choices=WEIGHT_FORMATS, default="float32",
                         help="how the file stores its weights (computed in float32 either way): float16 halves the "
                              "file within a grey level or two, int8 quarters it")
 

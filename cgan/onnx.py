@@ -168,7 +168,7 @@ def _check_exported_from(session, path: Path, run: RunFolder) -> None:
 # -- `cgan export` ----------------------------------------------------------------------------------------
 # Max |ONNX - Keras| on tanh outputs in [-1, 1], by weight format. float16 weights must stay within a grey level
 # or two (one grey level is 1/127.5). int8 weights move pixels more; whether that matters is a question for
-# label accuracy and FD (tools.commit_generators measures them), so its bound only catches a broken graph.
+# label accuracy and FD (tools.compact_generator measures them), so its bound only catches a broken graph.
 PARITY_TOLERANCE = {"float32": 1e-4, "float16": 2 / 127.5, "int8": 0.25}
 
 

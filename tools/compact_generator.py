@@ -26,11 +26,11 @@ from cgan.runs import RunFolder  # noqa: E402
 
 FILE_LIMIT_BYTES = 20 * 10**6
 FORMATS = ("float16", "int8")
-COMPARED = (("label_accuracy", ("label_accuracy",)), ("fd", ("fd",)))
+COMPARED = ("label_accuracy", "fd")  # keys of metrics.json's "generated" section
 
 
 def _scores(metrics: dict) -> dict:
-    return {name: metrics["generated"][keys[0]] for name, keys in COMPARED}
+    return {name: metrics["generated"][name] for name in COMPARED}
 
 
 def grey_level_difference(run: RunFolder) -> dict:
@@ -59,8 +59,8 @@ def compact(run_dir, per_class: int, limit_bytes: int = FILE_LIMIT_BYTES) -> dic
     keras_metrics = json.loads(run.metrics.read_text())
     if keras_metrics["samples"]["per_class"] != per_class or keras_metrics["samples"]["seed"] != 0:
         raise CganError(f"{run.path}: metrics.json is not at {per_class} per class, seed 0")
-    record = {"keras_sha256": file_sha256(run.generator_keras), "keras_bytes": run.generator_keras.stat().st_size, "limit_bytes": limit_bytes,
-              "per_class": per_class, "keras": _scores(keras_metrics), "tried": {}}
+    record = {"keras_sha256": file_sha256(run.generator_keras), "keras_bytes": run.generator_keras.stat().st_size,
+              "limit_bytes": limit_bytes, "per_class": per_class, "keras": _scores(keras_metrics), "tried": {}}
     for weights in FORMATS:
         try:
             export_onnx(run.path, weights)
