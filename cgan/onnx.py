@@ -175,10 +175,12 @@ PARITY_TOLERANCE = {"float32": 1e-4, "float16": 2 / 127.5, "int8": 0.25}
 def export_onnx(run_dir, weights: str = "float32") -> tuple[Path, float]:
     """Write <run>/generator.onnx with its weights stored as `weights`; returns its path and the max
     deviation from Keras."""
-    from cgan.onnx_weights import WEIGHT_FORMATS
+    from cgan.onnx_weights import check_weight_format
 
-    if weights not in WEIGHT_FORMATS:
-        raise RunError(f"--weights must be one of {', '.join(WEIGHT_FORMATS)}, not {weights!r}")
+    try:  # before the slow imports and any write
+        check_weight_format(weights)
+    except ValueError as exc:
+        raise RunError(f"--{exc}") from None
     run = RunFolder(run_dir)
     if run.generator_keras.is_file():  # before the slow imports: the ONNX file and its temporary copy need room
         check_writable_folder(run.path, 2 * run.generator_keras.stat().st_size)

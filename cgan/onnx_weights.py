@@ -16,12 +16,16 @@ MIN_ELEMENTS = 1024
 CHANNEL_AXIS = {"Conv": 0, "ConvTranspose": 1, "MatMul": 1, "Gemm": 1, "Gather": 0}
 
 
+def check_weight_format(weights: str) -> None:
+    if weights not in WEIGHT_FORMATS:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_FORMATS)}, not {weights!r}")
+
+
 def compress(model, weights: str):
     """Rewrite an onnx.ModelProto in place so that its large float32 weights are stored as `weights`."""
     from onnx import TensorProto, helper, numpy_helper
 
-    if weights not in WEIGHT_FORMATS:
-        raise ValueError(f"weights must be one of {', '.join(WEIGHT_FORMATS)}, not {weights!r}")
+    check_weight_format(weights)
     if weights == "float32":
         return model
     graph = model.graph

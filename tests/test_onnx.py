@@ -91,6 +91,14 @@ def test_export_of_a_missing_run_is_one_line_exit_2(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+def test_export_refuses_an_unknown_weight_format_before_writing(tmp_path):
+    from cgan.onnx import export_onnx
+
+    with pytest.raises(RunError, match="--weights must be one of float32, float16, int8, not 'fp8'"):
+        export_onnx(tmp_path, weights="fp8")
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.slow
 def test_onnx_file_that_disagrees_with_its_run_is_refused(exported_run, tmp_path):
     run = tmp_path / "mismatch"

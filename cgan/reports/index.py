@@ -103,11 +103,16 @@ def _generator_link(files: dict, root: Path, run: Path) -> str:
             f"({kept_out}, {record['keras_bytes'] / 1e6:.1f} MB): {_format_change(record, chosen)}")
 
 
-def _onnx_record(run: Path) -> dict | None:
+def _json_or_none(path: Path) -> dict | None:
+    """A side file that the index shows when it can: absent or unreadable, it is left out."""
     try:
-        return json.loads(RunFolder(run).onnx_record.read_text())
+        return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def _onnx_record(run: Path) -> dict | None:
+    return _json_or_none(RunFolder(run).onnx_record)
 
 
 def _format_change(record: dict, chosen: dict) -> str:
@@ -123,14 +128,10 @@ def _format_change(record: dict, chosen: dict) -> str:
 def _previous_line(run: Path) -> list[str]:
     """How this run compares with the run it replaced (previous/, written when a retrain moves in)."""
     folder = RunFolder(run).previous
-    try:
-        old = json.loads((folder / "summary.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    old = _json_or_none(folder / "summary.json")
+    if old is None:
         return []
-    try:
-        old_metrics = json.loads((folder / "metrics.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        old_metrics = {}
+    old_metrics = _json_or_none(folder / "metrics.json") or {}
     new_metrics = _metrics(RunFolder(run)) or {}
     scores = []
     for title, key, digits in (("label accuracy", "label_accuracy", 4), ("FD", "fd", 3)):
