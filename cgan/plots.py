@@ -104,16 +104,21 @@ def labelled_grid(images: np.ndarray, names, title: str, path) -> None:
 # Frames kept in evolution.gif: evenly spaced epochs, the first and the last always among them. A 400-epoch
 # CIFAR-100 run's 10×10 grids take ~0.3 MB a frame; every frame would make a 100 MB GIF, rewritten each epoch.
 MAX_GIF_FRAMES = 40
-# And at most this many bytes: git carries the GIF of every committed run. MNIST and CIFAR-10 GIFs stay under it whole (≤ 1.2 MB for 40
-# frames); a CIFAR-100 grid draws its 32-pixel images about 88 pixels wide, so its frames are halved first (the
+# And at most this many bytes: git carries the GIF of every committed run. MNIST and CIFAR-10 GIFs stay under it
+# whole (≤ 1.2 MB for 40 frames); a CIFAR-100 grid draws its 32-pixel images about 88 pixels wide, so its frames are halved first (the
 # images stay near their own size, the class names small but legible), then fewer frames are kept.
 GIF_MAX_BYTES = 3 * 2**19
 
 
-def gif_frames(frames: list, limit: int = MAX_GIF_FRAMES) -> list:
+def gif_frames(frames: list, limit: int = MAX_GIF_FRAMES, epochs: list[int] | None = None) -> list:
+    """At most `limit` frames, the first and the last among them, evenly spaced in `epochs` (default: in order).
+    By epoch, because a run that crossed sessions may keep only some of its early grids: spacing by position
+    would crowd the GIF with its later epochs."""
     if len(frames) <= limit:
         return list(frames)
-    picks = np.linspace(0, len(frames) - 1, limit).round().astype(int)
+    at = np.asarray(range(len(frames)) if epochs is None else epochs, dtype=float)
+    targets = np.linspace(at[0], at[-1], limit)
+    picks = np.abs(at[None, :] - targets[:, None]).argmin(axis=1)
     return [frames[i] for i in sorted(set(picks))]
 
 
@@ -129,18 +134,21 @@ def _encode_gif(frames: list[Path], half: bool, ms_per_frame: int) -> bytes:
     return buffer.getvalue()
 
 
-def write_gif(frames: list[Path], path, ms_per_frame: int = 400, max_bytes: int = GIF_MAX_BYTES) -> None:
-    chosen = gif_frames(frames)
+def write_gif(frames: list[Path], path, ms_per_frame: int = 400, max_bytes: int = GIF_MAX_BYTES,
+              epochs: list[int] | None = None) -> None:
+    """The evolution GIF of `frames` (their `epochs` space the frames it keeps: gif_frames)."""
+    chosen = gif_frames(frames, epochs=epochs)
     if not chosen:
         return
     # Sized from the last frame alone (rewritten every epoch, the GIF must stay cheap), then checked whole.
     half = len(_encode_gif(chosen[-1:], False, ms_per_frame)) * len(chosen) > max_bytes
     if half:
         per_frame = len(_encode_gif(chosen[-1:], True, ms_per_frame))
-        chosen = gif_frames(frames, max(2, min(len(chosen), int(0.9 * max_bytes / per_frame))))
+        chosen = gif_frames(frames, max(2, min(len(chosen), int(0.9 * max_bytes / per_frame))), epochs)
     data = _encode_gif(chosen, half, ms_per_frame)
     while len(data) > max_bytes and len(chosen) > 2:  # bytes grow about linearly with frames; aim 10 % under
-        chosen = gif_frames(frames, max(2, min(len(chosen) - 1, int(len(chosen) * 0.9 * max_bytes / len(data)))))
+        chosen = gif_frames(frames, max(2, min(len(chosen) - 1, int(len(chosen) * 0.9 * max_bytes / len(data)))),
+                            epochs)
         data = _encode_gif(chosen, half, ms_per_frame)
     Path(path).write_bytes(data)
 
@@ -233,8 +241,8 @@ def plot_quality(frame, path, xlabel: str = "epoch") -> None:
     left.plot(scored.index, scored["quality_fd"], marker=marker, label="FD (generated vs test)")
     if "quality_fd_floor" in scored:
         left.plot(scored.index, scored["quality_fd_floor"], "--", label="floor (real held-out)")
-    left.set(title="Fréchet distance in the domain classifier's features", xlabel=xlabel, ylabel="FD (lower is better)",
-             yscale="log")  # early FDs are ~100× the floor
+    left.set(title="Fréchet distance in the domain classifier's features", xlabel=xlabel,
+             ylabel="FD (lower is better)", yscale="log")  # early FDs are ~100× the floor
     for col in ("quality_label_accuracy", "quality_precision", "quality_recall", "quality_coverage"):
         if col in scored:
             right.plot(scored.index, scored[col], marker=marker, label=col.removeprefix("quality_"))

@@ -100,8 +100,9 @@ class EvolutionGrid(keras.callbacks.Callback):
         path = self.run.staged(done, f"evolution/epoch_{done:03d}.png")
         atomic_write(path, lambda tmp: plots.labelled_grid(images, self.names, f"epoch {done}", tmp))
         earlier = [f for f in self.run.evolution.glob("epoch_*.png") if (frame_epoch(f) or done) < done]
-        frames = [*sorted(earlier, key=frame_epoch), path]  # by epoch: epoch_1000 comes after epoch_999
-        atomic_write(self.run.staged(done, "evolution.gif"), lambda tmp: plots.write_gif(frames, tmp))
+        earlier = sorted(earlier, key=frame_epoch)  # by epoch: epoch_1000 comes after epoch_999
+        frames, epochs = [*earlier, path], [*map(frame_epoch, earlier), done]
+        atomic_write(self.run.staged(done, "evolution.gif"), lambda tmp: plots.write_gif(frames, tmp, epochs=epochs))
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -55,6 +55,13 @@ def test_evolution_gif_keeps_evenly_spaced_frames_with_the_first_and_last(tmp_pa
     picked = plots.gif_frames(list(range(400)), 40)
     assert len(picked) == 40 and picked[0] == 0 and picked[-1] == 399
     assert max(b - a for a, b in zip(picked, picked[1:])) <= 11  # evenly spaced
+    # A run resumed in a folder that kept every 4th of its first 100 grids, then every grid to epoch 200:
+    # the frames stay evenly spaced in epochs, not crowded into the later ones.
+    epochs = [*range(1, 101, 4), *range(101, 201)]
+    picked = plots.gif_frames(epochs, 40, epochs=epochs)
+    assert picked[0] == 1 and picked[-1] == 200 and len(picked) >= 35
+    assert max(b - a for a, b in zip(picked, picked[1:])) <= 8
+    assert sum(epoch <= 100 for epoch in picked) >= 17  # half the epochs, about half the frames
     frames = []
     for i in range(plots.MAX_GIF_FRAMES + 5):
         frames.append(tmp_path / f"epoch_{i:03d}.png")
