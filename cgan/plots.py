@@ -105,8 +105,9 @@ def labelled_grid(images: np.ndarray, names, title: str, path) -> None:
 # CIFAR-100 run's 10×10 grids take ~0.3 MB a frame; every frame would make a 100 MB GIF, rewritten each epoch.
 MAX_GIF_FRAMES = 40
 # And at most this many bytes: git carries the GIF of every committed run. MNIST and CIFAR-10 GIFs stay under it
-# whole (≤ 1.2 MB for 40 frames); a CIFAR-100 grid draws its 32-pixel images about 88 pixels wide, so its frames are halved first (the
-# images stay near their own size, the class names small but legible), then fewer frames are kept.
+# whole (≤ 1.2 MB for 40 frames); a CIFAR-100 grid draws its 32-pixel images about 88 pixels wide, so its frames
+# are halved first (the images stay near their own size, the class names small but legible), then fewer frames
+# are kept.
 GIF_MAX_BYTES = 3 * 2**19
 
 

@@ -99,10 +99,12 @@ class EvolutionGrid(keras.callbacks.Callback):
         # Staged with the rest of the epoch's save (RunRecorder): shown once the epoch's checkpoint commits.
         path = self.run.staged(done, f"evolution/epoch_{done:03d}.png")
         atomic_write(path, lambda tmp: plots.labelled_grid(images, self.names, f"epoch {done}", tmp))
-        earlier = [f for f in self.run.evolution.glob("epoch_*.png") if (frame_epoch(f) or done) < done]
-        earlier = sorted(earlier, key=frame_epoch)  # by epoch: epoch_1000 comes after epoch_999
-        frames, epochs = [*earlier, path], [*map(frame_epoch, earlier), done]
-        atomic_write(self.run.staged(done, "evolution.gif"), lambda tmp: plots.write_gif(frames, tmp, epochs=epochs))
+        # By epoch, not by name: epoch_1000 comes after epoch_999.
+        earlier = sorted((epoch, f) for f in self.run.evolution.glob("epoch_*.png")
+                         if (epoch := frame_epoch(f)) is not None and epoch < done)
+        frames, epochs = [f for _, f in earlier] + [path], [epoch for epoch, _ in earlier] + [done]
+        atomic_write(self.run.staged(done, "evolution.gif"),
+                     lambda tmp: plots.write_gif(frames, tmp, epochs=epochs))
 
 
 class TimeBudget(keras.callbacks.Callback):
