@@ -65,12 +65,32 @@ def _files(run: RunFolder, root: Path) -> dict[str, list[Path]]:
             "onnx": rel([run.generator_onnx] if run.generator_onnx.is_file() else [])}
 
 
-def _hardware(env: dict) -> str:
+def _machine(env: dict, keras_version: bool = False) -> str:
     cpu = f"{env.get('processor', '?')}, {env.get('cpu_count', '?')} cores"
-    accelerator = env.get("accelerator", "")
+    accelerator = env.get("accelerator") or ""
     if accelerator and not accelerator.startswith("none"):
         cpu += f", {accelerator}"
-    return f"{cpu}; Keras {env.get('keras', '?')} on {env.get('backend', '?')}"
+    return f"{cpu}; Keras {env.get('keras', '?')} on {env.get('backend', '?')}" if keras_version else \
+        f"{cpu}, {env.get('backend', '?')}"
+
+
+def _hardware(summary: dict) -> str:
+    """The machine of a run; for a run resumed on other machines, which epochs and wall time each one trained."""
+    env, sessions = summary.get("environment", {}), summary.get("sessions", [])
+    if len({_machine(s) for s in sessions}) <= 1:
+        return _machine(env, keras_version=True)
+    parts, merged = [], []
+    for session in sessions:  # consecutive sessions on one machine read as one
+        if merged and _machine(merged[-1]) == _machine(session):
+            merged[-1] = dict(merged[-1], last_epoch=session["last_epoch"],
+                              wall_seconds=(merged[-1]["wall_seconds"] or 0) + (session["wall_seconds"] or 0))
+        else:
+            merged.append(dict(session))
+    for s in merged:
+        epochs = (f"epochs {s['first_epoch']}–{s['last_epoch']}" if s["last_epoch"] >= s["first_epoch"]
+                  else "no epoch")
+        parts.append(f"{_machine(s)} ({epochs}, {duration(s['wall_seconds'])})")
+    return "; ".join(parts) + f"; Keras {env.get('keras', '?')}"
 
 
 def _links(paths, label=None) -> str:
@@ -161,7 +181,7 @@ def _run_section(record: dict, root: Path) -> list[str]:
              f"{s.get('eval_samples', '?')} real + {s.get('eval_samples', '?')} generated images per split"),
              f"- **Parameters:** G {params.get('generator', '?'):,} + D {params.get('discriminator', '?'):,} = "
              f"{params.get('total', '?'):,}" if params else "- **Parameters:** –",
-             f"- **Hardware:** {_hardware(s.get('environment', {}))}",
+             f"- **Hardware:** {_hardware(s)}",
              _d_metrics_line(s.get("final_metrics", {})),
              (f"- **Plots:** {_links(files['plots'])}; last grid: {_links(files['last_grid'])}; "
              f"evolution: {_links(files['gif'], 'GIF')}; "

@@ -22,11 +22,14 @@ from cgan.training.checkpoint import save_bytes, save_checkpoint
 # Six significant digits: a loss needs no more, and a long run's file shrinks 2.5x (CIFAR-10's 2-hour run:
 # 121,000 rows), which counts in git.
 ITERATION_FLOAT_FORMAT = "%.6g"
+# What summary.json's "sessions" keep of each process that trained the run: a run resumed on another machine
+# or backend says which epochs and how much of its wall time each one trained.
+SESSION_FACTS = ("processor", "cpu_count", "backend", "accelerator")
 
 
 class RunRecorder(keras.callbacks.Callback):
     """Records one training run. `previous` is the summary of the run this one resumes ({} for a new run):
-    its wall time and start carry over."""
+    its wall time, start and sessions carry over."""
 
     def __init__(self, run: RunFolder, cfg, data, gan, iteration_log, history=None, iterations=None,
                  previous: dict | None = None):
@@ -36,7 +39,10 @@ class RunRecorder(keras.callbacks.Callback):
         self.iterations = iterations if iterations is not None else pd.DataFrame()
         previous = previous or {}
         self.wall_before, self.started_utc = previous.get("wall_seconds", 0.0), previous.get("started_utc")
+        self.sessions_before = earlier_sessions(previous)
+        self.first_epoch = int(previous.get("epochs_done", 0)) + 1
         self.started = time.perf_counter()
+        self.session_started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
@@ -65,10 +71,15 @@ class RunRecorder(keras.callbacks.Callback):
         if len(iterations):
             iterations = iterations[iterations["epoch"] <= (history["epoch"].max() if len(history) else 0)]
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        environment = environment_facts()
+        epochs_done = int(history["epoch"].max()) if len(history) else 0
+        this_session = {"started_utc": self.session_started_utc, "first_epoch": self.first_epoch,
+                        "last_epoch": epochs_done, "wall_seconds": round(time.perf_counter() - self.started, 1),
+                        **{k: environment.get(k) for k in SESSION_FACTS}}
         return {
             "dataset": cfg.dataset, "model": cfg.model, "version": cfg.version,
             "status": status,
-            "epochs_done": int(history["epoch"].max()) if len(history) else 0,
+            "epochs_done": epochs_done,
             "epochs_planned": cfg.epochs,
             "image_shape": list(data.image_shape), "num_classes": data.num_classes,
             "label_mode": cfg.label_mode, "label_names": list(data.label_names),
@@ -83,7 +94,8 @@ class RunRecorder(keras.callbacks.Callback):
             "final_metrics": {k: round(v, 4) for k, v in last.items() if k != "epoch"},
             "started_utc": self.started_utc or now,
             "updated_utc": now,
-            "environment": environment_facts(),
+            "environment": environment,
+            "sessions": self.sessions_before + [this_session],
             "images_seen": images_seen(iterations, len(data.x_train), cfg.batch_size),
         }
 
@@ -109,6 +121,19 @@ class RunRecorder(keras.callbacks.Callback):
         if stop_reason:
             record.update(status="stopped", stop_reason=stop_reason)
         write_json(self.run.summary, record)
+
+
+def earlier_sessions(previous: dict) -> list[dict]:
+    """The processes a resumed run has already trained in. A summary written before sessions were recorded
+    gives one, for all its epochs, with the hardware of the last process that wrote it."""
+    if "sessions" in previous:
+        return list(previous["sessions"])
+    if not previous.get("epochs_done"):
+        return []
+    environment = previous.get("environment", {})
+    return [{"started_utc": previous.get("started_utc"), "first_epoch": 1, "last_epoch": int(previous["epochs_done"]),
+             "wall_seconds": previous.get("wall_seconds"), **{k: environment.get(k) for k in SESSION_FACTS},
+             "note": "recorded before sessions were: the hardware of the last process that wrote the summary"}]
 
 
 def images_seen(iterations: pd.DataFrame, train_size: int, batch_size: int) -> int:

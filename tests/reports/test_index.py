@@ -287,3 +287,17 @@ def test_a_retrained_run_is_compared_with_the_run_it_replaced(tmp_path):
             "12k subset; old → new at 100 per class: label accuracy 0.1234 → 0.1234, FD 55.500 → 40.000") in text, text
     (run / "previous" / "metrics.json").write_text(json.dumps(dict(scored, feature_space={"classifier_test_accuracy": 0.5})))
     assert "scored at another N or with another classifier: not compared" in render(tmp_path)
+
+
+def test_a_run_resumed_on_another_machine_says_which_epochs_each_trained(tmp_path):
+    machine = lambda cpu, first, last, seconds: {"processor": cpu, "cpu_count": 2, "backend": "tensorflow",
+                                                 "accelerator": "none (CPU only)", "first_epoch": first,
+                                                 "last_epoch": last, "wall_seconds": seconds}
+    sessions = [machine("Intel Xeon", 1, 60, 4000.0), machine("Intel Xeon", 61, 120, 4492.0),
+                machine("AMD EPYC", 121, 129, 2308.0)]
+    make_run(tmp_path, "cifar10/a_v1", run_of("cifar10", "a_v1", sessions=sessions))
+    make_run(tmp_path, "cifar10/b_v1", run_of("cifar10", "b_v1", sessions=sessions[:2]))
+    text = render(tmp_path)
+    assert ("Intel Xeon, 2 cores, tensorflow (epochs 1–120, 2 h 22 min); AMD EPYC, 2 cores, tensorflow "
+            "(epochs 121–129, 38.5 min); Keras 3.15.1") in text.split("### cifar10/a_v1")[1]
+    assert "AMD EPYC, 2 cores; Keras 3.15.1 on torch" in text.split("### cifar10/b_v1")[1]  # one machine: as before

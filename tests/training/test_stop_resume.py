@@ -171,6 +171,10 @@ def test_a_resumed_run_draws_what_an_uninterrupted_one_draws(tmp_path, data_dir,
     _train_tiny(tmp_path, straight, epochs=2)
     _train_tiny(tmp_path, resumed, epochs=1)
     _train_tiny(tmp_path, resumed, epochs=2)  # a new train() re-seeds everything, as a new process would
+    sessions = _summary(resumed)["sessions"]  # each process says which epochs it trained, and on what
+    assert [(x["first_epoch"], x["last_epoch"]) for x in sessions] == [(1, 1), (2, 2)]
+    assert sum(x["wall_seconds"] for x in sessions) == pytest.approx(_summary(resumed)["wall_seconds"], abs=0.2)
+    assert all(x["backend"] and x["processor"] for x in sessions)
     losses = [pd.read_csv(run / "iterations.csv").query("epoch == 2")[["d_loss", "g_loss"]].to_numpy()
               for run in (straight, resumed)]
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5, atol=1e-6)

@@ -1,0 +1,23 @@
+"""What a run's summary keeps of the processes that trained it."""
+from cgan.training.recorder import SESSION_FACTS, earlier_sessions
+
+XEON = {"processor": "Intel Xeon", "cpu_count": 2, "backend": "tensorflow", "accelerator": "none (CPU only)",
+        "keras": "3.15.1"}
+
+
+def test_a_new_run_has_no_earlier_session():
+    assert earlier_sessions({}) == []
+    assert earlier_sessions({"epochs_done": 0, "wall_seconds": 3.0, "environment": XEON}) == []
+
+
+def test_sessions_carry_over_as_they_are():
+    recorded = [{"first_epoch": 1, "last_epoch": 4, "wall_seconds": 60.0, **{k: XEON[k] for k in SESSION_FACTS}}]
+    assert earlier_sessions({"epochs_done": 4, "sessions": recorded, "environment": {}}) == recorded
+
+
+def test_a_summary_from_before_sessions_becomes_one_session_with_its_last_hardware():
+    (session,) = earlier_sessions({"epochs_done": 120, "wall_seconds": 8492.3, "started_utc": "2026-12-03T06:20:00",
+                                   "environment": XEON})
+    assert (session["first_epoch"], session["last_epoch"], session["wall_seconds"]) == (1, 120, 8492.3)
+    assert session["processor"] == "Intel Xeon" and session["backend"] == "tensorflow"
+    assert "keras" not in session and "last process" in session["note"]
