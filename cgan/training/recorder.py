@@ -92,7 +92,7 @@ class RunRecorder(keras.callbacks.Callback):
             "wall_seconds": round(self.wall_before + time.perf_counter() - self.started, 1),
             "mean_epoch_seconds": round(float(history["train_seconds"].mean()), 1) if len(history) else None,
             "final_metrics": {k: round(v, 4) for k, v in last.items() if k != "epoch"},
-            "started_utc": self.started_utc or now,
+            "started_utc": self.started_utc or self.session_started_utc,  # when the run began, not this write
             "updated_utc": now,
             "environment": environment,
             "sessions": self.sessions_before + [this_session],

@@ -175,6 +175,7 @@ def test_a_resumed_run_draws_what_an_uninterrupted_one_draws(tmp_path, data_dir,
     assert [(x["first_epoch"], x["last_epoch"]) for x in sessions] == [(1, 1), (2, 2)]
     assert sum(x["wall_seconds"] for x in sessions) == pytest.approx(_summary(resumed)["wall_seconds"], abs=0.2)
     assert all(x["backend"] and x["processor"] for x in sessions)
+    assert _summary(resumed)["started_utc"] == sessions[0]["started_utc"]  # the run's start, not its last write
     losses = [pd.read_csv(run / "iterations.csv").query("epoch == 2")[["d_loss", "g_loss"]].to_numpy()
               for run in (straight, resumed)]
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5, atol=1e-6)
