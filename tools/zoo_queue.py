@@ -2,6 +2,7 @@
 
     nohup nice python -m tools.zoo_queue > zoo_queue.log 2>&1 &     # train what is left, in order
     python -m tools.zoo_queue --dry-run                               # say what is left, train nothing
+    python -m tools.zoo_queue --only configs/mnist/m1_v1.toml         # these entries alone, in queue order
 
 Each entry trains either to its config's epochs (`cgan train`, which resumes the run folder's checkpoint) or for a
 total wall clock across interruptions (`tools.train_total`). A finished entry is skipped; an entry cut short by a
@@ -182,13 +183,19 @@ def run_entry(entry: Entry) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="print what each entry still needs, train nothing")
+    parser.add_argument("--only", action="append", metavar="CONFIG", default=[],
+                        help="run only this queue entry (repeatable): a run too long for the time left is not started")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.only) - {entry.config for entry in QUEUE})
+    if unknown:
+        parser.error(f"--only {unknown[0]} is not in the queue; it holds: {', '.join(e.config for e in QUEUE)}")
+    entries = [entry for entry in QUEUE if not args.only or entry.config in args.only]
     if args.dry_run:
-        for entry in QUEUE:
+        for entry in entries:
             print(f"{entry.config}: {plan(entry)}")
         return 0
     code = 0
-    for entry in QUEUE:
+    for entry in entries:
         code = run_entry(entry)
         if code:
             print(f"zoo_queue: {entry.config} stopped (exit {code}); run the queue again to resume it", flush=True)

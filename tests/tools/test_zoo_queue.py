@@ -35,6 +35,11 @@ def test_dry_run_says_what_each_entry_still_needs(tmp_path, monkeypatch, capsys)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [e.config for e in zoo_queue.QUEUE]
     assert lines[0] == "configs/mnist/m1_v1.toml: train for 3650 s more of 10800 s (now 3 epochs)"
+    assert zoo_queue.main(["--dry-run", "--only", "configs/mnist/m1_v1.toml"]) == 0
+    assert capsys.readouterr().out == "configs/mnist/m1_v1.toml: train for 3650 s more of 10800 s (now 3 epochs)\n"
+    with pytest.raises(SystemExit) as stop:
+        zoo_queue.main(["--only", "configs/mnist/m9_v1.toml"])
+    assert stop.value.code == 2 and "configs/mnist/m9_v1.toml is not in the queue" in capsys.readouterr().err
     (by_epochs.run / "summary.json").write_text("{")  # a cut-off write is an error to see, not a run to retrain
     with pytest.raises(RunError, match="corrupt"):
         plan(by_epochs)
