@@ -38,8 +38,9 @@ class RunRecorder(keras.callbacks.Callback):
         self.history = history if history is not None else pd.DataFrame()
         self.iterations = iterations if iterations is not None else pd.DataFrame()
         previous = previous or {}
-        self.wall_before, self.started_utc = previous.get("wall_seconds", 0.0), previous.get("started_utc")
+        self.wall_before = previous.get("wall_seconds", 0.0)
         self.sessions_before = earlier_sessions(previous)
+        self.started_utc = run_started_utc(previous, self.sessions_before)
         self.first_epoch = int(previous.get("epochs_done", 0)) + 1
         self.started = time.perf_counter()
         self.session_started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -134,6 +135,12 @@ def earlier_sessions(previous: dict) -> list[dict]:
     return [{"started_utc": previous.get("started_utc"), "first_epoch": 1, "last_epoch": int(previous["epochs_done"]),
              "wall_seconds": previous.get("wall_seconds"), **{k: environment.get(k) for k in SESSION_FACTS},
              "note": "recorded before sessions were: the hardware of the last process that wrote the summary"}]
+
+
+def run_started_utc(previous: dict, sessions: list[dict]) -> str | None:
+    """When the run began: its first process's start. A summary may carry a later start in its own field, written
+    by a process that took a resume's start for the run's."""
+    return (sessions[0].get("started_utc") if sessions else None) or previous.get("started_utc")
 
 
 def images_seen(iterations: pd.DataFrame, train_size: int, batch_size: int) -> int:

@@ -1,5 +1,5 @@
 """What a run's summary keeps of the processes that trained it."""
-from cgan.training.recorder import SESSION_FACTS, earlier_sessions
+from cgan.training.recorder import SESSION_FACTS, earlier_sessions, run_started_utc
 
 XEON = {"processor": "Intel Xeon", "cpu_count": 2, "backend": "tensorflow", "accelerator": "none (CPU only)",
         "keras": "3.15.1"}
@@ -21,3 +21,11 @@ def test_a_summary_from_before_sessions_becomes_one_session_with_its_last_hardwa
     assert (session["first_epoch"], session["last_epoch"], session["wall_seconds"]) == (1, 120, 8492.3)
     assert session["processor"] == "Intel Xeon" and session["backend"] == "tensorflow"
     assert "keras" not in session and "last process" in session["note"]
+
+
+def test_a_run_began_when_its_first_process_did():
+    sessions = [{"started_utc": "2026-12-03T13:39:50+00:00"}, {"started_utc": "2026-12-03T14:11:41+00:00"}]
+    previous = {"epochs_done": 7, "started_utc": "2026-12-03T13:58:52+00:00", "sessions": sessions}
+    assert run_started_utc(previous, earlier_sessions(previous)) == "2026-12-03T13:39:50+00:00"
+    assert run_started_utc({"started_utc": "2026-12-01T10:00:00"}, []) == "2026-12-01T10:00:00"
+    assert run_started_utc({}, []) is None
