@@ -65,15 +65,17 @@ def _seed():
     return _integer(0, MAX_SEED)
 
 
-def _seconds(text: str) -> float:
-    """An argparse `type`: a finite, positive number of seconds ('nan' and 'inf' parse as floats)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
-    return value
+def _positive(unit: str):
+    """An argparse `type`: a finite, positive number of `unit` ('nan' and 'inf' parse as floats)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"must be a positive number of {unit}, not {text!r}")
+        return value
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default resultados/<dataset>/<model>_<version>)")
     train.add_argument("--data-dir", help="folder with <dataset>.npz (default $CGAN_DATA_DIR, then keras.datasets)")
     train.add_argument("--overwrite", action="store_true", help="delete an existing run folder first")
-    train.add_argument("--time-budget", type=_seconds, metavar="SECONDS",
+    train.add_argument("--time-budget", type=_positive("seconds"), metavar="SECONDS",
                        help="stop after the step that crosses this much wall-clock time (the epoch it cuts "
                             "short is recorded as done)")
     train.add_argument("--print-every", type=_integer(0, MAX_COUNT), default=0,
@@ -115,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", choices=WEIGHT_FORMATS, default="float32",
                         help="how the file stores its weights (computed in float32 either way): float16 halves the "
                              "file within a grey level or two, int8 quarters it")
+    export.add_argument("--max-file-mb", type=_positive("megabytes"), default=None, metavar="MB",
+                        help="a file over MB megabytes keeps its weights in parts of at most MB beside "
+                             "generator.onnx (ONNX external data), e.g. to stay under a repository's file limit")
 
     labels = sub.add_parser("labels", help="list a dataset's class names")
     labels.add_argument("--dataset", required=True, choices=IMAGE_SHAPES)
@@ -200,10 +205,12 @@ def cmd_generate(args) -> None:
 def cmd_export(args) -> None:
     # Keras 3 exports to ONNX without extra converters on the torch backend.
     os.environ.setdefault("KERAS_BACKEND", "torch")
-    from cgan.onnx import export_onnx
+    from cgan.onnx import export_onnx, onnx_files
 
-    path, deviation = export_onnx(args.run, args.weights)
-    print(f"wrote {path} ({args.weights} weights, {path.stat().st_size / 1e6:.1f} MB; "
+    path, deviation = export_onnx(args.run, args.weights, args.max_file_mb and int(args.max_file_mb * 10**6))
+    files = onnx_files(path.parent)
+    parts = f" in {len(files)} files" if len(files) > 1 else ""
+    print(f"wrote {path} ({args.weights} weights, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB{parts}; "
           f"max difference from Keras {deviation:.1e})")
 
 

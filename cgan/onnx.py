@@ -172,9 +172,10 @@ def _check_exported_from(session, path: Path, run: RunFolder) -> None:
 PARITY_TOLERANCE = {"float32": 1e-4, "float16": 2 / 127.5, "int8": 0.25}
 
 
-def export_onnx(run_dir, weights: str = "float32") -> tuple[Path, float]:
+def export_onnx(run_dir, weights: str = "float32", part_bytes: int | None = None) -> tuple[Path, float]:
     """Write <run>/generator.onnx with its weights stored as `weights`; returns its path and the max
-    deviation from Keras."""
+    deviation from Keras. With `part_bytes`, a file that would be larger keeps its weights in part files of at
+    most that size beside it (generator.onnx.<hash>.part)."""
     from cgan.onnx_weights import check_weight_format
 
     try:  # before the slow imports and any write
@@ -204,7 +205,7 @@ def export_onnx(run_dir, weights: str = "float32") -> tuple[Path, float]:
             generator.model.export(tmp, format="onnx", verbose=False)
         _record(tmp, weights, {KERAS_SHA256_KEY: keras_sha256,
                                ACTIVATION_BYTES_KEY: str(activation_bytes_per_image(generator.model)),
-                               NUM_CLASSES_KEY: str(len(generator.label_names)), WEIGHTS_KEY: weights})
+                               NUM_CLASSES_KEY: str(len(generator.label_names)), WEIGHTS_KEY: weights}, part_bytes)
         deviation = float(np.abs(run_onnx(tmp, noise, labels) - reference).max())
         if deviation > PARITY_TOLERANCE[weights]:  # raised before the rename: a previous generator.onnx stays
             raise RunError(f"ONNX export with {weights} weights differs from Keras by {deviation:.2g} "
@@ -215,20 +216,52 @@ def export_onnx(run_dir, weights: str = "float32") -> tuple[Path, float]:
         atomic_write(target, write)
     except OSError as exc:  # its own file name would be the temporary file's
         raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        drop_unused_parts(run.path)
     return target, deviation
 
 
-def _record(path, weights: str, metadata: dict) -> None:
-    """Store the file's weights as `weights` and add string entries to its metadata_props (read back by ONNX
-    Runtime's custom_metadata_map)."""
+def onnx_files(run_dir) -> list[Path]:
+    """The run's generator.onnx and the part files it reads its weights from (none if it has no generator.onnx)."""
     import onnx
 
-    from cgan.onnx_weights import compress
+    from cgan.onnx_weights import part_names
+
+    path = RunFolder(run_dir).generator_onnx
+    if not path.is_file():
+        return []
+    return [path] + sorted(path.parent / name for name in part_names(onnx.load(str(path), load_external_data=False)))
+
+
+def drop_unused_parts(run_dir) -> None:
+    """Delete the part files that the run's generator.onnx (if any) does not read: those of an earlier export."""
+    run = RunFolder(run_dir)
+    try:
+        used = set(onnx_files(run.path))
+    except Exception:  # a generator.onnx that does not parse: which parts it needs is unknown, so all stay
+        return
+    for part in run.path.glob(f"{run.generator_onnx.name}.*.part"):
+        if part not in used:
+            part.unlink()
+
+
+def _record(path, weights: str, metadata: dict, part_bytes: int | None = None) -> None:
+    """Store the file's weights as `weights` (in parts of at most `part_bytes` where one file would be larger) and
+    add string entries to its metadata_props (read back by ONNX Runtime's custom_metadata_map)."""
+    import onnx
+
+    from cgan.onnx_weights import compress, store_in_parts
 
     model = compress(onnx.load(str(path)), weights)
     for key, value in metadata.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
+    if part_bytes is not None and model.ByteSize() > part_bytes:
+        path = Path(path)
+        try:
+            store_in_parts(model, path.parent, RunFolder(path.parent).generator_onnx.name, part_bytes)
+        except ValueError as exc:
+            raise RunError(f"generator.onnx cannot be stored in parts of {part_bytes} bytes: {exc}") from None
     onnx.save(model, str(path))
 
 

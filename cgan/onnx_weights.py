@@ -1,10 +1,12 @@
-"""Smaller ONNX generators: weights stored as float16 or int8, computed in float32.
+"""Smaller ONNX generators: weights stored as float16 or int8, computed in float32, in one file or in parts.
 
 A large generator (m5's is 57 MB as float32) does not fit in git. Storing each weight tensor in fewer bits and
 decoding it inside the graph (a Cast for float16, a DequantizeLinear for int8) shrinks the file 2x or 4x while ONNX
 Runtime still computes every layer in float32, on any CPU. int8 is symmetric and per output channel: each channel
 keeps its own scale, so a channel of small weights is not rounded away by a channel of large ones.
 Only large float tensors are stored this way; biases and BatchNorm statistics stay float32: they weigh nothing.
+Where one file of float16 weights is still too large for git, the weights can also move into part files beside the
+model (ONNX external data): the same numbers, in files of a bounded size.
 """
 from __future__ import annotations
 
@@ -67,3 +69,50 @@ def quantize_int8(array: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]
     shape[axis] = -1
     codes = np.clip(np.rint(array / scale.reshape(shape)), -127, 127).astype(np.int8)
     return codes, scale
+
+
+def store_in_parts(model, folder, stem: str, part_bytes: int) -> list[str]:
+    """Move the bytes of the model's large initializers into files of at most `part_bytes` each (ONNX external
+    data, which ONNX Runtime reads from beside the model), so that no file outgrows what git carries.
+
+    A part is named by its content (`<stem>.<hash>.part`): a model already on disk keeps reading its own parts
+    while a new one is written. Returns the parts' names, in order."""
+    import hashlib
+    from pathlib import Path
+
+    from onnx import external_data_helper
+
+    from cgan.io import atomic_write
+
+    tensors = [t for t in model.graph.initializer if t.HasField("raw_data")]  # all: the model keeps just its graph
+    groups, size = [[]], 0
+    for tensor in tensors:
+        if len(tensor.raw_data) > part_bytes:
+            raise ValueError(f"weight {tensor.name} alone holds {len(tensor.raw_data)} bytes, more than a part's "
+                             f"{part_bytes}")
+        if size + len(tensor.raw_data) > part_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(tensor)
+        size += len(tensor.raw_data)
+    names = []
+    for group in (g for g in groups if g):
+        data = b"".join(t.raw_data for t in group)
+        name = f"{stem}.{hashlib.sha256(data).hexdigest()[:12]}.part"
+        target = Path(folder) / name
+        if not target.is_file() or target.stat().st_size != len(data):
+            atomic_write(target, lambda tmp: Path(tmp).write_bytes(data))
+        offset = 0
+        for tensor in group:
+            length = len(tensor.raw_data)
+            external_data_helper.set_external_data(tensor, location=name, offset=offset, length=length)
+            tensor.ClearField("raw_data")
+            offset += length
+        names.append(name)
+    return names
+
+
+def part_names(model) -> set[str]:
+    """The external files an onnx.ModelProto (loaded without its external data) reads its weights from."""
+    return {entry.value for tensor in model.graph.initializer for entry in tensor.external_data
+            if entry.key == "location"}

@@ -8,6 +8,7 @@ resultados/<dataset>/<model>_<version>/
     evolution/epoch_NNN.png + evolution.gif   fixed-noise grids, one cell per class
     generator.keras, generator.h5
     generator.onnx         `cgan export`: the generator for ONNX Runtime, its weights as float32, float16 or int8
+    generator.onnx.<hash>.part   its weights, for a generator.onnx too large for one file (ONNX external data)
     generator.onnx.json    tools.compact_generator: which weight format was chosen, its size, what it changes
     previous/              tools.zoo_queue, after a retrain: summary.json, metrics.json and history.csv of the run
                            this one replaced, so the two can be compared
@@ -57,7 +58,8 @@ _CHECKPOINT_FILE = "(" + "|".join(map(re.escape, CHECKPOINT_FILES)) + ")"
 PUBLISHED_PATTERNS = (r"history\.csv", r"iterations\.csv", r"summary\.json", r"generator\.(keras|h5)",
                       r"evolution\.gif", rf"plots/({'|'.join(PLOT_NAMES)})\.png", r"evolution/epoch_\d{3,}\.png")
 PREVIOUS_FILES = ("summary.json", "metrics.json", "history.csv")
-RUN_FILE_PATTERNS = (r"config\.toml", r"metrics\.json", r"generator\.onnx(\.json)?", re.escape(LOCK_NAME),
+RUN_FILE_PATTERNS = (r"config\.toml", r"metrics\.json", r"generator\.onnx(\.json|\.[0-9a-f]{12}\.part)?",
+                     re.escape(LOCK_NAME),
                      rf"previous/({'|'.join(map(re.escape, PREVIOUS_FILES))})",
                      *PUBLISHED_PATTERNS, r"tensorboard/events\.out\.tfevents\.[^/]+", r"checkpoint/state\.json",
                      rf"checkpoint/{_CHECKPOINT_FILE}",  # a checkpoint from before per-epoch folders

@@ -198,3 +198,34 @@ def test_export_with_compact_weights(exported_run, tmp_path, weights, smaller_th
     a, _ = compact.generate(range(10), 2, 4)
     b, _ = Generator.from_run(run).generate(range(10), 2, 4)
     assert np.abs(a.astype(int) - b.astype(int)).max() <= grey_levels
+
+
+@pytest.mark.slow
+def test_an_export_over_the_file_limit_keeps_its_weights_in_parts(exported_run, tmp_path):
+    import onnx
+
+    whole, parted = tmp_path / "whole", tmp_path / "parted"
+    for run in (whole, parted):
+        run.mkdir()
+        for name in ("summary.json", "generator.keras"):
+            (run / name).write_bytes((exported_run / name).read_bytes())
+    assert _cli("export", "--run", whole, "--weights", "float16").returncode == 0
+    sizes = [len(t.raw_data) for t in onnx.load(str(whole / "generator.onnx")).graph.initializer]
+    limit = max(max(sizes), sum(sizes) // 3)  # room for the largest weight, too little for all of them
+    done = _cli("export", "--run", parted, "--weights", "float16", "--max-file-mb", limit / 1e6)
+    assert done.returncode == 0 and "files; max difference" in done.stdout, done.stderr[-2000:]
+    parts = sorted(parted.glob("generator.onnx.*.part"))
+    assert len(parts) >= 3 and all(part.stat().st_size <= limit for part in parts)
+    assert sum(part.stat().st_size for part in parts) == sum(sizes)  # every weight moved out, none twice
+    a, _ = OnnxGenerator.from_run(parted).generate(range(10), 2, 4)
+    b, _ = OnnxGenerator.from_run(whole).generate(range(10), 2, 4)
+    assert np.array_equal(a, b)  # the same numbers, stored elsewhere
+
+    assert _cli("export", "--run", parted, "--weights", "int8").returncode == 0  # one file again: no part left
+    assert not list(parted.glob("generator.onnx.*.part"))
+    assert _cli("export", "--run", parted, "--weights", "float16", "--max-file-mb", limit / 1e6).returncode == 0
+    next(parted.glob("generator.onnx.*.part")).unlink()  # a copy that lost a part: a one-line error, not a trace
+    with pytest.raises(RunError, match="cannot load"):
+        OnnxGenerator.from_run(parted)
+    done = _cli("export", "--run", parted, "--max-file-mb", "0")
+    assert done.returncode == 2 and "--max-file-mb must be a positive number of megabytes, not '0'" in done.stderr

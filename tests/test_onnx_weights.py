@@ -7,7 +7,7 @@ onnxruntime = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from cgan.onnx_weights import MIN_ELEMENTS, compress, quantize_int8  # noqa: E402
+from cgan.onnx_weights import MIN_ELEMENTS, compress, part_names, quantize_int8, store_in_parts  # noqa: E402
 
 
 def matmul_model(weight: np.ndarray, bias: np.ndarray):
@@ -66,3 +66,23 @@ def test_float32_and_small_tensors_are_left_alone(weights):
     assert weight[:8, :8].size < MIN_ELEMENTS and len(small.graph.node) == 2
     with pytest.raises(ValueError, match="weights must be one of"):
         compress(matmul_model(weight, bias), "int4")
+
+
+def test_parts_hold_the_same_weights_in_files_under_the_limit(weights, tmp_path):
+    weight, bias = weights
+    x = np.random.default_rng(1).standard_normal((8, 64)).astype("float32")
+    two = helper.make_graph(  # two weights, so that a limit under their sum needs two parts
+        [helper.make_node("MatMul", ["x", "w"], ["xw"]), helper.make_node("MatMul", ["xw", "w2"], ["y"])], "two",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 32])],
+        [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(weight[:32], "w2")])
+    model = helper.make_model(two, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
+    reference = run(model, x)
+    names = store_in_parts(model, tmp_path, "generator.onnx", weight.nbytes)
+    assert len(names) == 2 and part_names(model) == set(names)
+    assert all((tmp_path / name).stat().st_size <= weight.nbytes for name in names)
+    onnx.save(model, str(tmp_path / "generator.onnx"))
+    session = onnxruntime.InferenceSession(str(tmp_path / "generator.onnx"), providers=["CPUExecutionProvider"])
+    assert np.array_equal(session.run(None, {"x": x})[0], reference)
+    with pytest.raises(ValueError, match="more than a part's"):
+        store_in_parts(matmul_model(weight, bias), tmp_path, "generator.onnx", weight.nbytes - 1)

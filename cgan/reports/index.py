@@ -119,7 +119,9 @@ def _generator_link(files: dict, root: Path, run: Path) -> str:
     if not files["onnx"] or not record or not record.get("chosen"):
         return f"{kept_out}; retrain to get it"
     chosen = record["tried"][record["chosen"]]
-    return (f"{_links(files['onnx'], 'generator.onnx')}, {record['chosen']} weights, {chosen['bytes'] / 1e6:.1f} MB "
+    in_files = f" in {chosen['files']} files" if chosen.get("files", 1) > 1 else ""
+    return (f"{_links(files['onnx'], 'generator.onnx')}, {record['chosen']} weights, {chosen['bytes'] / 1e6:.1f} MB"
+            f"{in_files} "
             f"({kept_out}, {record['keras_bytes'] / 1e6:.1f} MB): {_format_change(record, chosen)}")
 
 

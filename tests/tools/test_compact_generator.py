@@ -1,4 +1,5 @@
-"""tools/compact_generator.py: float16 when it fits, else int8 only if label accuracy and FD hold."""
+"""tools/compact_generator.py: float16 when it fits, else int8 only if label accuracy and FD hold, else float16 in
+parts."""
 import json
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def test_the_first_format_that_fits_and_keeps_quality_is_chosen(tmp_path, monkey
     write_metrics(run, evaluate_run(run, PER_CLASS, data_dir=data_dir, inception=False))
 
     done = compact(run, 10**9)
-    assert done.returncode == 0 and "generator.onnx with float16 weights" in done.stdout, done.stderr[-2000:]
+    assert done.returncode == 0 and "generator.onnx, float16 weights" in done.stdout, done.stderr[-2000:]
     record = json.loads((run / "generator.onnx.json").read_text())
     assert record["chosen"] == "float16" and list(record["tried"]) == ["float16"]  # int8 never tried
     assert record["tried"]["float16"]["grey_levels"]["max"] <= 2
@@ -38,5 +39,11 @@ def test_the_first_format_that_fits_and_keeps_quality_is_chosen(tmp_path, monkey
     int8 = record["tried"]["int8"]
     assert int8["bytes"] < record["tried"]["float16"]["bytes"] and set(int8["scores"]) == {"label_accuracy", "fd"}
     holds = all(int8["gap"][k] <= int8["noise"][k] for k in int8["gap"])
-    assert (record.get("chosen") == "int8") == holds == (run / "generator.onnx").is_file()
-    assert done.returncode == (0 if holds else 1), done.stderr[-2000:]
+    assert record["chosen"] == ("int8" if holds else "float16 in parts") and done.returncode == 0, done.stderr[-2000:]
+    assert (run / "generator.onnx").is_file() and bool(list(run.glob("generator.onnx.*.part"))) != holds
+
+    done = compact(run, 100)  # under the largest weight: no format fits, and nothing is left that draws worse
+    record = json.loads((run / "generator.onnx.json").read_text())
+    assert done.returncode == 1 and "no format fits" in done.stdout and "chosen" not in record
+    assert "cannot be stored in parts of 100 bytes" in record["tried"]["float16 in parts"]["refused"]
+    assert not (run / "generator.onnx").exists() and not list(run.glob("generator.onnx.*.part"))
