@@ -1,7 +1,7 @@
 """The backend rule on an NVIDIA GPU, a missing Keras, and the accelerator that a run records.
 
-The GPU and the installed packages are simulated (this machine has no GPU); the CPU rule is covered by
-tests/test_distribute.py in fresh processes.
+The GPU and the installed packages are simulated, so these tests read the same with or without a GPU; the CPU
+rule is covered by tests/test_distribute.py in fresh processes.
 """
 import importlib.util
 import sys
