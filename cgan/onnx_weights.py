@@ -72,8 +72,8 @@ def quantize_int8(array: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def store_in_parts(model, folder, stem: str, part_bytes: int) -> list[str]:
-    """Move the bytes of the model's large initializers into files of at most `part_bytes` each (ONNX external
-    data, which ONNX Runtime reads from beside the model), so that no file outgrows what git carries.
+    """Move the bytes of every initializer that holds raw data into files of at most `part_bytes` each (ONNX
+    external data, which ONNX Runtime reads from beside the model), so that no file outgrows what git carries.
 
     A part is named by its content (`<stem>.<hash>.part`): a model already on disk keeps reading its own parts
     while a new one is written. Returns the parts' names, in order."""
@@ -84,7 +84,8 @@ def store_in_parts(model, folder, stem: str, part_bytes: int) -> list[str]:
 
     from cgan.io import atomic_write
 
-    tensors = [t for t in model.graph.initializer if t.HasField("raw_data")]  # all: the model keeps just its graph
+    # Small tensors too: the model file keeps only its graph.
+    tensors = [t for t in model.graph.initializer if t.HasField("raw_data")]
     groups, size = [[]], 0
     for tensor in tensors:
         if len(tensor.raw_data) > part_bytes:
