@@ -14,12 +14,16 @@ from cgan.runs import results_root
 RUN_FILES = ("summary.json", "generator.keras")
 
 
-def copy_run(source: Path, root: Path) -> str:
-    key = f"{source.parent.name}/{source.name}"
+def copy_run(source: Path, root: Path, key: str | None = None) -> str:
+    """Copy a run's summary and generator (generator.keras, else the generator.onnx git carries for the zoo's large
+    models, with its weight part files) to root/key, by default root/<dataset>/<run>."""
+    key = key or f"{source.parent.name}/{source.name}"
     target = root / key
     target.mkdir(parents=True)
-    for name in RUN_FILES:
-        shutil.copy2(source / name, target / name)
+    shutil.copy2(source / "summary.json", target)
+    generator = [source / "generator.keras"] if (source / "generator.keras").is_file() else onnx_files(source)
+    for path in generator:
+        shutil.copy2(path, target)
     return key
 
 

@@ -60,7 +60,7 @@ def widget_cell(dataset: str, model: str, version: str) -> str:
     return f"""\
 # @title Pick a label, get an image {{ display-mode: "form" }}
 # This cell also works alone in a fresh kernel: it repeats the first cell's setup (on Colab: clone and
-# install), then shows this notebook's run, or the shipped generator of the dataset when the run has none.
+# install), then shows this notebook's run (else another trained version of its model, else the shipped one).
 {colab_setup_code()}
 
 
@@ -206,9 +206,10 @@ for caption, path in media:
 if not media:
     print(f"{run.path} has no plots yet")"""),
         *findings_cells(dataset, model),
-        new_markdown_cell("## Pick a label, get an image\nUses this run's generator, or the shipped one for the "
-                          "dataset when the run has none (and says so). This cell also works on its own, in a "
-                          "fresh kernel."),
+        new_markdown_cell("## Pick a label, get an image\nUses this run's generator, with a dropdown over every "
+                          "trained version of this model. A version whose generator is missing shows another "
+                          "trained version, and a model never trained the dataset's shipped generator; a line says "
+                          "so. This cell also works on its own, in a fresh kernel."),
         new_code_cell(widget_cell(dataset, model, version)),
     ])
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from cgan.errors import LabelError, RunError
@@ -59,18 +60,39 @@ def has_generator(run: RunFolder) -> bool:
     return run.generator_keras.is_file() or run.generator_onnx.is_file()
 
 
+def trained_versions(run_dir) -> dict[str, Path]:
+    """'dataset/<model>_vN' → folder, for each version of run_dir's model beside it that was trained and holds a
+    generator (run_dir itself included); empty when run_dir is not named <model>_vN, as a test-mode folder is."""
+    run_dir = Path(run_dir)
+    model, _, version = run_dir.name.rpartition("_")
+    if not model or not re.fullmatch(r"v\d+", version):
+        return {}
+    siblings = [p for p in sorted(run_dir.parent.glob(f"{model}_v*"))
+                if re.fullmatch(r"v\d+", p.name[len(model) + 1:])]
+    return {f"{p.parent.name}/{p.name}": p for p in siblings if _trained_with_generator(RunFolder(p))}
+
+
+def _trained_with_generator(run: RunFolder) -> bool:
+    return has_generator(run) and run.summary.is_file()
+
+
 def generator_for_run(run_dir, dataset: str) -> tuple[Generator, str]:
-    """The run's generator, or the dataset's shipped one (with a note saying so) when the run has none."""
+    """The run's generator; else another trained version of its model; else the dataset's shipped one. The note
+    says which one draws when it is not the run's own."""
     run = RunFolder(run_dir) if run_dir else None
-    if run is not None and has_generator(run) and run.summary.is_file():
+    if run is not None and _trained_with_generator(run):
         return open_generator(run.path), ""
-    if dataset not in SHIPPED_RUNS:
-        raise RunError(f"{run_dir or 'this run'} has no generator yet and {dataset} has no shipped one: "
-                       "train the run first")
     if run is not None and run.summary.is_file():  # trained, but its generator is not in this copy
         where = f"{run_dir} holds no generator (training the run makes it)"
     else:
         where = f"{run_dir} has no generator yet" if run_dir else "no run given"
+    versions = trained_versions(run_dir) if run_dir else {}
+    if versions:
+        key, other = next(iter(versions.items()))
+        return open_generator(other), f"{where}: showing {key}, another version of the same model"
+    if dataset not in SHIPPED_RUNS:
+        raise RunError(f"{run_dir or 'this run'} has no generator yet and {dataset} has no shipped one: "
+                       "train the run first")
     return Generator.default(dataset), f"{where}: showing the shipped {SHIPPED_RUNS[dataset]} generator"
 
 
@@ -139,7 +161,8 @@ class GeneratorWidget:
 
 
 def label_picker(run_dir, dataset: str):
-    """The last cell of a training notebook: this run's generator, else the shipped one, else a message."""
+    """The last cell of a training notebook: this run's generator (else another trained version of its model,
+    else the shipped one, else a message), with a dropdown over the model's trained versions when it has several."""
     import ipywidgets as widgets
 
     ensure_backend()  # this cell may be the only one run: choose the backend before keras loads
@@ -148,7 +171,9 @@ def label_picker(run_dir, dataset: str):
     except RunError as exc:
         return widgets.HTML(value=f"<b>No generator to show:</b> {exc}")
     key = f"{generator.dataset}/{generator.run.name}"
-    return GeneratorWidget({key: generator.run}, show_runs=False, note=note, preloaded={key: generator})
+    others = trained_versions(run_dir) if run_dir else {}
+    runs = {key: generator.run, **{k: p for k, p in others.items() if p != generator.run}}
+    return GeneratorWidget(runs, show_runs=len(runs) > 1, note=note, preloaded={key: generator})
 
 
 def generator_app(dataset: str | None = None, root=None):

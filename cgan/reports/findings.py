@@ -24,8 +24,8 @@ from cgan.runs import REPO_ROOT, RunFolder, results_root
 # 4.5 (3) standard errors: not noise. The generated half is drawn the same way on both splits, so a lasting gap
 # measures real training images that D has memorised.
 GAP_THRESHOLD = 0.05
-# Fewer epochs cannot show a gap that "stays". Four is what m5 reaches in its 2 CPU-hours (27 min an epoch); the
-# table always gives the epochs seen, so a verdict on a short run reads as one.
+# Fewer epochs cannot show a gap that "stays"; the table always gives the epochs seen, so a verdict on a short
+# run reads as one.
 MIN_EPOCHS = 4
 # "Similar" D metrics: test D accuracy and F1 within 0.03 of each other, about 3 standard errors of the noise.
 SIMILAR_D = 0.03

@@ -19,8 +19,8 @@ from pathlib import Path
 from cgan.data import data_label
 from cgan.errors import RunError
 from cgan.io import write_text
-from cgan.reports.tables import (by_dataset, comparison, dig, duration, label_accuracy_curve, number, real_column,
-                                 write_figures)
+from cgan.reports.tables import (by_dataset, comparison, dig, duration, epochs_trained, label_accuracy_curve, number,
+                                 real_column, write_figures)
 from cgan.runs import RunFolder, results_root
 
 # (column title, path into metrics.json's "generated" / "real_floor" sections) — see cgan/evaluation/evaluate.py
@@ -175,7 +175,7 @@ def _run_section(record: dict, root: Path) -> list[str]:
     s, files = record["summary"], record["files"]
     params = s.get("params", {})
     lines = [f"### {record['path'].as_posix()}", "",
-             (f"- **Status:** {s.get('status', '?')}, {s.get('epochs_done', '?')} of {s.get('epochs_planned', '?')} "
+             (f"- **Status:** {s.get('status', '?')}, {epochs_trained(s)} of {s.get('epochs_planned', '?')} "
              f"epochs, wall time {duration(s.get('wall_seconds'))} (mean epoch "
              f"{number(s.get('mean_epoch_seconds'), 1)} s), last update {s.get('updated_utc', '?')}"),
              (f"- **Data:** trained on {s.get('data', {}).get('train_note') or data_label(s.get('data', {}), s.get('dataset'))}"

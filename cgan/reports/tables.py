@@ -41,6 +41,18 @@ def duration(seconds) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{seconds / 60:.1f} min"
 
 
+def epochs_trained(summary: dict) -> str:
+    """The epochs a run trained, as a fraction where a budget cut its last epoch short enough to matter: an m5
+    run that a 2-hour budget stops a quarter of the way through its first epoch trained 0.25 epochs, not 1."""
+    done, seen = summary.get("epochs_done", "?"), summary.get("images_seen")
+    train = summary.get("data", {}).get("train_images")
+    if isinstance(done, int) and isinstance(seen, int) and isinstance(train, int) and train > 0:
+        fraction = seen / train
+        if done - fraction >= 0.01:
+            return f"{fraction:.2f}"
+    return str(done)
+
+
 def _short_hardware(env: dict) -> str:
     """'NVIDIA H200, torch' or '2-core CPU, tensorflow': what a reader needs to compare wall times."""
     accelerator = str(env.get("accelerator", ""))
@@ -95,7 +107,7 @@ def _table_row(record: dict) -> str:
     s, path = record["summary"], record["path"].as_posix()
     data, final = s.get("data", {}), s.get("final_metrics", {})
     model = f"[{s.get('model', '?')}]({path}/)" + (" (coarse labels)" if s.get("label_mode") == "coarse" else "")
-    epochs = f"{s.get('epochs_done', '?')}/{s.get('epochs_planned', '?')}"
+    epochs = f"{epochs_trained(s)}/{s.get('epochs_planned', '?')}"
     if s.get("status") != "finished":
         epochs += f" ({s.get('status', '?')})"
     images = data_label(data, s.get("dataset"))

@@ -12,9 +12,9 @@ pytest.importorskip("ipywidgets", reason="the [notebooks] extra is not installed
 from cgan.errors import LabelError, RunError
 from cgan.generate import SHIPPED_RUNS, Generator
 from cgan.notebook.widget import (GeneratorWidget, generator_app, generator_for_run, label_options, label_picker,
-                                  render_png)
+                                  render_png, trained_versions)
 from cgan.runs import RESULTS_ENV
-from tests.generator_runs import shipped_mnist, untrained_run
+from tests.generator_runs import copy_run, shipped_mnist, untrained_run
 
 # The module fixture is expensive: under pytest-xdist (make test) these tests share one worker.
 pytestmark = pytest.mark.xdist_group("notebook/test_widget")
@@ -119,6 +119,34 @@ def test_picker_draws_with_a_run_that_carries_only_its_onnx_file(use_results, tm
     assert picker.status.value == "" and picker.generator.source.startswith("generator.onnx")
     picker.button.click()
     assert pixels(picker.image.value).std() > 10
+
+
+def test_picker_offers_every_trained_version_and_falls_back_to_another_version(results, tmp_path):
+    """A notebook's version whose generator this copy lacks draws with another trained version of its model, not
+    the shipped generator; where several versions are trained, a dropdown offers them, the notebook's first."""
+    root, mnist, _ = results
+    for version in ("v1", "v2"):
+        copy_run(root / mnist, tmp_path, key=f"mnist/m1_{version}")
+    lost = tmp_path / "mnist" / "m1_v3"  # trained once, its generator not in this copy
+    lost.mkdir()
+    shutil.copy(root / mnist / "summary.json", lost)
+    (tmp_path / "mnist" / "m1_v4").mkdir()  # never trained
+    (tmp_path / "mnist" / "m1_v1_old").mkdir()  # not a version folder
+    assert list(trained_versions(lost)) == ["mnist/m1_v1", "mnist/m1_v2"]
+    assert trained_versions(tmp_path / "cgan_mnist_m1_v1_x8z") == {}  # a test-mode folder has no versions
+
+    picker = label_picker(lost, "mnist")
+    assert "holds no generator (training the run makes it): showing mnist/m1_v1, another version" in picker.status.value
+    assert picker.run.options == ("mnist/m1_v1", "mnist/m1_v2") and picker.run.layout.display != "none"
+    picker.button.click()
+    assert pixels(picker.image.value).std() > 10
+    untrained = label_picker(tmp_path / "mnist" / "m1_v4", "mnist")
+    assert "has no generator yet: showing mnist/m1_v1, another version" in untrained.status.value
+    own = label_picker(tmp_path / "mnist" / "m1_v2", "mnist")
+    assert own.status.value == "" and own.run.options == ("mnist/m1_v2", "mnist/m1_v1")
+    own.run.value = "mnist/m1_v1"
+    own.button.click()
+    assert "from <code>mnist/m1_v1</code>" in own.status.value
 
 
 def test_generator_for_run_without_any_generator_is_a_clear_error(tmp_path, monkeypatch):

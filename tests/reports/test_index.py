@@ -307,3 +307,16 @@ def test_a_run_resumed_on_another_machine_says_which_epochs_each_trained(tmp_pat
     assert ("Intel Xeon, 2 cores, tensorflow (epochs 1–120, 2 h 22 min); AMD EPYC, 2 cores, tensorflow "
             "(epochs 121–129, 38.5 min); Keras 3.15.1") in text.split("### cifar10/a_v1")[1]
     assert "AMD EPYC, 2 cores; Keras 3.15.1 on torch" in text.split("### cifar10/b_v1")[1]  # one machine: as before
+
+
+def test_a_run_cut_short_inside_its_first_epoch_shows_the_fraction_it_trained(tmp_path):
+    """A budget that stops a large model a quarter of the way through its only epoch: 0.25 epochs, not 1."""
+    cut = dict(SUMMARY, dataset="cifar10", model="m5", version="v1", status="stopped", epochs_done=1,
+               epochs_planned=30, images_seen=12_288, data={"train_images": 49_152, "train_is_subset": False})
+    make_run(tmp_path, "cifar10/m5_v1", cut)
+    make_run(tmp_path, "cifar10/m5_v2", dict(cut, version="v2", epochs_done=2, images_seen=2 * 49_152))
+    text = render(tmp_path)
+    table = comparison(text, "cifar10")
+    assert row_where(table, "model", "[m5](cifar10/m5_v1/)")["epochs"] == "0.25/30 (stopped)"
+    assert row_where(table, "version", "v2")["epochs"] == "2/30 (stopped)"  # whole epochs stay whole
+    assert "- **Status:** stopped, 0.25 of 30 epochs" in text.split("### cifar10/m5_v1")[1]
