@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from cgan.generate import SHIPPED_RUNS
+from cgan.onnx import onnx_files
 from cgan.runs import results_root
 
 RUN_FILES = ("summary.json", "generator.keras")
