@@ -19,8 +19,8 @@ from cgan.generate import SHIPPED_RUNS
 from cgan.data import IMAGE_SHAPES
 from cgan.models import REGISTRY
 from cgan.notebook.steps import RUNS_ENV
-from cgan.notebook.widget import has_generator, trained_versions
-from cgan.runs import RESULTS_ENV, RunFolder, results_root
+from cgan.notebook.widget import find_runs, trained_versions
+from cgan.runs import RESULTS_ENV, results_root
 from tests.generator_runs import copy_run, shipped_mnist
 from tools.nbexec import execute, inject_parameters, parameters_cell_index
 
@@ -171,9 +171,8 @@ def parameter_values(nb) -> dict:
 def results_with_runs(tmp_path_factory):
     """A copy of every run folder in resultados/ that has a generator (the shipped ones among them)."""
     root = tmp_path_factory.mktemp("results_runs")
-    for run in sorted(results_root().glob("*/*/")):
-        if (run / "summary.json").is_file() and has_generator(RunFolder(run)):
-            copy_run(run, root)
+    for run in find_runs(results_root()).values():
+        copy_run(run, root)
     return root
 
 
