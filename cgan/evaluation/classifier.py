@@ -121,8 +121,11 @@ class DomainClassifier:
     def num_classes(self) -> int:
         return int(self.model.output_shape[-1])
 
-    def features_and_probs(self, images: np.ndarray, batch_size: int = 500):
-        """Images in [-1, 1] (float) or uint8 → (N×FEATURE_DIM features, N×classes probabilities)."""
+    def features_and_probs(self, images: np.ndarray, batch_size: int = 100):
+        """Images in [-1, 1] (float) or uint8 → (N×FEATURE_DIM features, N×classes probabilities).
+
+        Batches of 100: eager calls of 500 left about 2.4 GB more resident memory on CIFAR-100 than calls
+        of 100, at the same speed, enough to push a notebook kernel past a few GB."""
         import keras
 
         from cgan.data import to_unit_range
