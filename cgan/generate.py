@@ -22,16 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from cgan.errors import LabelError, RunError
+from cgan.batching import inference_batch
 from cgan.io import atomic_write, existing_ancestor
 from cgan.runs import RunFolder, results_root
 
 # The generator each dataset uses when no --run is given (committed run folders).
 SHIPPED_RUNS = {"mnist": "mnist/fast_v1", "cifar10": "cifar10/fast32_v1", "cifar100": "cifar100/fast32_v1"}
-# Images per model call: at most GENERATE_BATCH (one call on 200,000 images took 23.6 GB), and fewer when the
-# generator's layer outputs for a batch would pass ACTIVATION_BUDGET: summed over its layers, SNGAN's G outputs
-# 16.5 MB per 32×32 image (8 GB for 500), MNIST fast's 0.24 MB.
-GENERATE_BATCH = 500
-ACTIVATION_BUDGET = 512 * 2**20
 # Largest PNG grid written, in pixels after --scale: 8192 × 8192, the texture limit of many image viewers.
 # The grid is built in memory (up to ~200 MB for RGB); larger requests belong in an .npz.
 MAX_GRID_PIXELS = 8192 * 8192
@@ -147,8 +143,8 @@ class Generator:
         return noise, labels
 
     def batch_size(self) -> int:
-        """Images per model call (see ACTIVATION_BUDGET)."""
-        return batch_for(activation_bytes_per_image(self.model))
+        """Images per model call (cgan.batching)."""
+        return inference_batch(self.model)
 
     def batches(self, labels, n: int = 1, seed: int | None = None, batch_size: int | None = None):
         """Yield (uint8 images, int labels) batch by batch: the same images as `generate`, in flat memory.
@@ -189,24 +185,6 @@ def check_dataset_shape(generator: Generator, what: str) -> None:
     if tuple(generator.image_shape) != expected:
         raise RunError(f"{what} in {generator.run} makes {tuple(generator.image_shape)} images, but its summary "
                        f"names {generator.dataset}, whose images are {expected}")
-
-
-def activation_bytes_per_image(model) -> int:
-    """float32 bytes of every layer's output for one image: what a forward pass may hold at once."""
-    total = 0
-    for layer in model.layers:
-        try:
-            outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
-        except (AttributeError, ValueError):  # a layer called more than once has no single output
-            continue
-        total += sum(int(np.prod([d or 1 for d in o.shape[1:]])) for o in outputs)
-    return 4 * total
-
-
-def batch_for(bytes_per_image: int | None) -> int:
-    if not bytes_per_image:
-        return GENERATE_BATCH
-    return max(1, min(GENERATE_BATCH, ACTIVATION_BUDGET // bytes_per_image))
 
 
 def _embedding_classes(model) -> int | None:

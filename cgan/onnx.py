@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from cgan.batching import activation_bytes_per_image, batch_for
 from cgan.errors import RunError, StaleOnnx
-from cgan.generate import (Generator, activation_bytes_per_image, batch_for, check_dataset_shape, check_writable_folder,
-                           read_generator_summary)
+from cgan.generate import Generator, check_dataset_shape, check_writable_folder, read_generator_summary
 from cgan.io import atomic_write, file_sha256
 from cgan.runs import RunFolder
 
 # Keys of the ONNX metadata_props entries `cgan export` writes: the hex SHA-256 of the generator.keras it was
-# exported from, and the Keras model's activation bytes per image (which sets the batch size, cgan.generate).
+# exported from, and the Keras model's activation bytes per image (which sets the batch size, cgan.batching).
 KERAS_SHA256_KEY = "cgan.generator_keras_sha256"
 ACTIVATION_BYTES_KEY = "cgan.activation_bytes_per_image"
 NUM_CLASSES_KEY = "cgan.num_classes"

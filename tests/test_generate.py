@@ -90,16 +90,14 @@ def test_streamed_npz_holds_what_generate_returns(runs, tmp_path):
 
 @pytest.mark.slow
 def test_batch_size_keeps_activations_within_budget(runs, monkeypatch):
-    import cgan.generate as generate
+    import cgan.batching as batching
     from cgan.onnx import OnnxGenerator
 
-    assert generate.batch_for(None) == generate.GENERATE_BATCH == 500
-    assert generate.batch_for(int(16.5 * 2**20)) == 31  # SNGAN's G: 16.5 MB of layer outputs per image
     keras_generator = Generator.from_run(runs["keras"])
-    per_image = generate.activation_bytes_per_image(keras_generator.model)
+    per_image = batching.activation_bytes_per_image(keras_generator.model)
     assert 28 * 28 * 4 < per_image < 2**20  # more than the output alone, less than 1 MB for this tiny G
     assert OnnxGenerator.from_run(runs["onnx"]).batch_size() == keras_generator.batch_size() == 500
-    monkeypatch.setattr(generate, "ACTIVATION_BUDGET", 100 * per_image)  # both engines follow the budget
+    monkeypatch.setattr(batching, "ACTIVATION_BUDGET", 100 * per_image)  # both engines follow the budget
     for generator in (keras_generator, OnnxGenerator.from_run(runs["onnx"])):
         assert [len(b[1]) for b in generator.batches([1, 2], n=150)] == [100, 100, 100]
 

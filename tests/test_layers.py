@@ -12,7 +12,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "cgan"
 # Lowest first. A module may import from its own layer and the ones below.
 LAYERS = [
-    ("cgan", "cgan.errors", "cgan.io", "cgan.lock", "cgan.labels_cifar100"),
+    ("cgan", "cgan.batching", "cgan.errors", "cgan.io", "cgan.lock", "cgan.labels_cifar100"),
     ("cgan.models", "cgan.models.*"),
     ("cgan.config", "cgan.data", "cgan.distribute", "cgan.plots", "cgan.runtime"),
     ("cgan.runs",),

@@ -16,22 +16,23 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
 from cgan import plots
+from cgan.batching import inference_batch
 from cgan.data import to_uint8
 from cgan.errors import TrainingDiverged
 from cgan.io import atomic_write
 from cgan.runs import RunFolder, frame_epoch
 
 
-def generate_images(generator, noise, labels, batch_size: int = 100) -> np.ndarray:
-    """Generator output for numpy noise and labels, in [-1, 1], as numpy.
-
-    Small batches bound the resident memory of eager calls (see DomainClassifier.features_and_probs)."""
+def generate_images(generator, noise, labels) -> np.ndarray:
+    """Generator output for numpy noise and labels, in [-1, 1], as numpy."""
+    batch_size = inference_batch(generator)
     out = [keras.ops.convert_to_numpy(generator([noise[i:i + batch_size], labels[i:i + batch_size]], training=False))
            for i in range(0, len(noise), batch_size)]
     return np.concatenate(out)
 
 
-def predict_real(discriminator, images, labels, batch_size: int = 100) -> np.ndarray:
+def predict_real(discriminator, images, labels) -> np.ndarray:
+    batch_size = inference_batch(discriminator)
     out = [keras.ops.convert_to_numpy(discriminator([images[i:i + batch_size], labels[i:i + batch_size]],
                                                     training=False))
            for i in range(0, len(images), batch_size)]
