@@ -139,7 +139,8 @@ def _onnx_record(run: Path) -> dict | None:
 
 def _format_change(record: dict, chosen: dict) -> str:
     grey = chosen["grey_levels"]
-    change = f"pixels within {grey['max']} grey levels of the Keras generator's (mean {grey['mean']:.2f})"
+    levels = "grey level" if grey["max"] == 1 else "grey levels"
+    change = f"pixels within {grey['max']} {levels} of the Keras generator's (mean {grey['mean']:.2f})"
     if "gap" in chosen:
         gap, noise = chosen["gap"], chosen["noise"]
         change += (f"; label accuracy and FD move by {gap['label_accuracy']:.4f} and {gap['fd']:.3f}, within "
