@@ -228,7 +228,7 @@ def test_generators_that_git_ignores_are_named_not_linked(root):
         "bytes": 8_800_000, "files": 2, "largest_file_bytes": 8_790_000, "grey_levels": {"max": 1, "mean": 0.02}}})
     (root / "cifar100/m3_v1/generator.onnx.json").write_text(json.dumps(record))
     assert ("generator.onnx), float16 in parts weights, 8.8 MB in 2 files (`cifar100/m3_v1/generator.keras` kept "
-            "out of git (over the repository's size budget), 17.6 MB): pixels within 1 grey levels of the Keras "
+            "out of git (over the repository's size budget), 17.6 MB): pixels within 1 grey level of the Keras "
             "generator's (mean 0.02)") in results_index.render(results_index.collect(root), root)
 
 
