@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.errors import LabelError, RunError
 from cgan.batching import inference_batch
+from cgan.errors import LabelError, RunError
 from cgan.io import atomic_write, existing_ancestor
 from cgan.runs import RunFolder, results_root
 
