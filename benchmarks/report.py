@@ -15,7 +15,7 @@ TRAIN_IMAGES = {"mnist": 60000, "cifar10": 49059, "cifar100": 12000}
 
 
 def describe_machine() -> dict:
-    from cgan.runtime import _cpu_model, hardware
+    from cgan.runtime import cpu_model, cpu_vector_extension, hardware
 
     memory = ""
     if os.path.exists("/proc/meminfo"):
@@ -27,7 +27,7 @@ def describe_machine() -> dict:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "memory": memory, "accelerator": hardware(),
+    return {"cpu": f"{cpu_model()} ({cpu_vector_extension()})", "cores": os.cpu_count(), "memory": memory, "accelerator": hardware(),
             "python": platform.python_version(), "versions": versions,
             "date_utc": datetime.now(timezone.utc).isoformat(timespec="minutes")}
 

@@ -101,7 +101,8 @@ def environment_facts() -> dict:
         "keras": keras.__version__,
         "numpy": numpy.__version__,
         "platform": platform.platform(),
-        "processor": _cpu_model(),
+        "processor": cpu_model(),
+        "vector_extension": cpu_vector_extension(),
         "cpu_count": os.cpu_count(),
     }
     for name in ("tensorflow", "torch", "jax"):
@@ -112,15 +113,34 @@ def environment_facts() -> dict:
     return facts
 
 
-def _cpu_model() -> str:
+CPUINFO = "/proc/cpuinfo"
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    """The first value of `name` in CPUINFO, or None where there is no such file (not Linux) or field."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(CPUINFO) as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.split(":", 1)[0].strip() == name:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return None
+
+
+def cpu_model() -> str:
+    return _cpuinfo_field("model name") or platform.processor() or "unknown"
+
+
+# Widest first. Two machines sold under one CPU name ranked the backends in opposite orders on the CIFAR models
+# (benchmarks/README.md); the vector extension is the first suspect, so runs and benchmarks record it.
+VECTOR_EXTENSIONS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2"))
+
+
+def cpu_vector_extension() -> str:
+    """The widest x86 vector extension the CPU reports ('AVX-512', 'AVX2', ...), else 'unknown'."""
+    flags = set((_cpuinfo_field("flags") or "").split())
+    return next((label for flag, label in VECTOR_EXTENSIONS if flag in flags), "unknown")
 
 
 def _accelerator(backend: str) -> str:

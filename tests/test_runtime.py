@@ -73,3 +73,21 @@ def test_the_accelerator_comes_from_the_active_backend(monkeypatch):
     assert runtime._accelerator("torch") == "none (CPU only)"
     jax.devices = lambda: [device("cpu", "cpu")]
     assert runtime._accelerator("jax") == "none (CPU only)"
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse4_2 avx avx2 fma avx512f avx512bw", "AVX-512"),
+    ("fpu sse4_2 avx avx2 fma", "AVX2"),
+    ("fpu sse4_2", "SSE4.2"),
+    ("fp asimd", "unknown"),  # an Arm CPU: none of the x86 extensions
+])
+def test_a_run_records_the_widest_vector_extension_of_its_cpu(monkeypatch, tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    monkeypatch.setattr(runtime, "CPUINFO", str(cpuinfo))
+    assert (runtime.cpu_model(), runtime.cpu_vector_extension()) == ("AMD EPYC", expected)
+
+
+def test_a_machine_without_cpuinfo_still_describes_its_cpu(monkeypatch, tmp_path):
+    monkeypatch.setattr(runtime, "CPUINFO", str(tmp_path / "absent"))
+    assert runtime.cpu_vector_extension() == "unknown" and runtime.cpu_model()

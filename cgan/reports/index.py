@@ -66,7 +66,8 @@ def _files(run: RunFolder, root: Path) -> dict[str, list[Path]]:
 
 
 def _machine(env: dict, keras_version: bool = False) -> str:
-    cpu = f"{env.get('processor', '?')}, {env.get('cpu_count', '?')} cores"
+    extension = f" ({env['vector_extension']})" if env.get("vector_extension") else ""  # runs before it was recorded
+    cpu = f"{env.get('processor', '?')}{extension}, {env.get('cpu_count', '?')} cores"
     accelerator = env.get("accelerator") or ""
     if accelerator and not accelerator.startswith("none"):
         cpu += f", {accelerator}"

@@ -24,7 +24,7 @@ from cgan.training.checkpoint import save_bytes, save_checkpoint
 ITERATION_FLOAT_FORMAT = "%.6g"
 # What summary.json's "sessions" keep of each process that trained the run: a run resumed on another machine
 # or backend says which epochs and how much of its wall time each one trained.
-SESSION_FACTS = ("processor", "cpu_count", "backend", "accelerator")
+SESSION_FACTS = ("processor", "vector_extension", "cpu_count", "backend", "accelerator")
 
 
 class RunRecorder(keras.callbacks.Callback):

@@ -307,6 +307,9 @@ def test_a_run_resumed_on_another_machine_says_which_epochs_each_trained(tmp_pat
     assert ("Intel Xeon, 2 cores, tensorflow (epochs 1–120, 2 h 22 min); AMD EPYC, 2 cores, tensorflow "
             "(epochs 121–129, 38.5 min); Keras 3.15.1") in text.split("### cifar10/a_v1")[1]
     assert "AMD EPYC, 2 cores; Keras 3.15.1 on torch" in text.split("### cifar10/b_v1")[1]  # one machine: as before
+    sessions[2]["vector_extension"] = "AVX2"  # recorded since runs say which vector extension their CPU had
+    make_run(tmp_path, "cifar10/a_v1", run_of("cifar10", "a_v1", sessions=sessions))
+    assert "; AMD EPYC (AVX2), 2 cores, tensorflow (epochs 121–129" in render(tmp_path)
 
 
 def test_a_run_cut_short_inside_its_first_epoch_shows_the_fraction_it_trained(tmp_path):

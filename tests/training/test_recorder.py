@@ -1,7 +1,7 @@
 """What a run's summary keeps of the processes that trained it."""
 from cgan.training.recorder import SESSION_FACTS, earlier_sessions, run_started_utc
 
-XEON = {"processor": "Intel Xeon", "cpu_count": 2, "backend": "tensorflow", "accelerator": "none (CPU only)",
+XEON = {"processor": "Intel Xeon", "vector_extension": "AVX-512", "cpu_count": 2, "backend": "tensorflow", "accelerator": "none (CPU only)",
         "keras": "3.15.1"}
 
 
