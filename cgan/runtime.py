@@ -34,9 +34,11 @@ def hardware() -> str:
     return "cuda" if glob.glob("/dev/nvidia[0-9]*") else "cpu"
 
 
-# CPU, per model, where a benchmark found another backend faster than the general order (each model module's
-# CPU_BACKEND says which, and benchmarks/README.md "Results: cpu" has the measurements).
-CPU_FASTEST_BY_MODEL = {name: spec.cpu_backend for name, spec in REGISTRY.items() if spec.cpu_backend}
+def cpu_fastest_backend(model: str | None) -> str | None:
+    """The backend a benchmark found fastest for `model` on this kind of CPU, where that is not the general order
+    (the model module's CPU_BACKEND; benchmarks/README.md has the measurements)."""
+    spec = REGISTRY.get(model) if model else None
+    return spec.fastest_cpu_backend(cpu_vector_extension()) if spec else None
 
 
 def ensure_backend(verbose: bool = False, model: str | None = None) -> str:
@@ -53,7 +55,7 @@ def ensure_backend(verbose: bool = False, model: str | None = None) -> str:
         return os.environ["KERAS_BACKEND"]
     kind = hardware()
     order = PREFERENCE[kind]
-    preferred = CPU_FASTEST_BY_MODEL.get(model) if kind == "cpu" else None
+    preferred = cpu_fastest_backend(model) if kind == "cpu" else None
     if preferred:
         order = (preferred, *(b for b in order if b != preferred))
     chosen = next((b for b in order if importlib.util.find_spec(b)), None)
@@ -61,7 +63,8 @@ def ensure_backend(verbose: bool = False, model: str | None = None) -> str:
         raise BackendError(missing)
     os.environ["KERAS_BACKEND"] = chosen
     if verbose:
-        why = (f"the fastest installed one {f'for {model} ' if preferred == chosen else ''}on cpu" if kind == "cpu"
+        why = (f"the fastest installed one {f'for {model} ' if preferred == chosen else ''}on cpu "
+               f"({cpu_vector_extension()})" if kind == "cpu"
                else "the first installed of TensorFlow, PyTorch, JAX on an NVIDIA GPU")
         print(f"cgan: using the {chosen} backend, {why} (set KERAS_BACKEND to change it)", file=sys.stderr)
     return chosen
@@ -133,7 +136,8 @@ def cpu_model() -> str:
 
 
 # Widest first. Two machines sold under one CPU name ranked the backends in opposite orders on the CIFAR models
-# (benchmarks/README.md); the vector extension is the first suspect, so runs and benchmarks record it.
+# (benchmarks/README.md); the vector extension is the first suspect, so runs and benchmarks record it and a
+# model's CPU_BACKEND may depend on it.
 VECTOR_EXTENSIONS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2"))
 
 

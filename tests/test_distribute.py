@@ -120,9 +120,9 @@ def test_on_cpu_the_model_being_trained_refines_the_default_backend():
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env["CUDA_VISIBLE_DEVICES"] = ""  # what the machine has must not matter: this is the CPU rule
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-    from cgan.runtime import CPU_FASTEST_BY_MODEL, PREFERENCE
+    from cgan.runtime import PREFERENCE, cpu_fastest_backend
 
-    order = (CPU_FASTEST_BY_MODEL["fast"], *PREFERENCE["cpu"])
+    order = (cpu_fastest_backend("fast"), *PREFERENCE["cpu"])
     assert done.stdout.split() == [next(b for b in order if importlib.util.find_spec(b))]
-    if done.stdout.strip() == CPU_FASTEST_BY_MODEL["fast"]:
+    if done.stdout.strip() == cpu_fastest_backend("fast"):
         assert "fastest installed one for fast on cpu" in done.stderr

@@ -6,7 +6,8 @@ literals at its top, what the rest of cgan needs to know about it:
 
     D_OUTPUT        "probability" (a sigmoid, the original zoo) or "score" (a logit, for hinge or logit BCE)
     NOMINAL_PARAMS  G + D parameters the original project reports; absent for a model it did not have
-    CPU_BACKEND     the Keras backend that trains it fastest on a CPU, where that is not the general order
+    CPU_BACKEND     the Keras backend that trains it fastest on a CPU, where that is not the general order: a
+                    name, or {vector extension: name, "default": name} where CPUs ranked the backends differently
     SUMMARY         one line that says what the model is, for the notebooks and the docs
     NOTEBOOKS       {dataset: config version} of the training notebooks that open it
 
@@ -30,8 +31,14 @@ class ModelSpec:
     summary: str
     d_output: str = "probability"
     nominal_params: float | None = None
-    cpu_backend: str | None = None
+    cpu_backend: str | dict | None = None
     notebooks: dict = field(default_factory=dict)
+
+    def fastest_cpu_backend(self, vector_extension: str) -> str | None:
+        """CPU_BACKEND on a CPU whose widest vector extension is `vector_extension` ('AVX2', 'AVX-512', ...)."""
+        if isinstance(self.cpu_backend, dict):
+            return self.cpu_backend.get(vector_extension, self.cpu_backend.get("default"))
+        return self.cpu_backend
 
     @property
     def original(self) -> bool:

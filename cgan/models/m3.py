@@ -18,7 +18,7 @@ from cgan.models.common import (discriminator_inputs, down_block, generator_inpu
 
 SUMMARY = "the original project's deeper cGAN: 5×5 kernels, Dropout, BatchNorm (MNIST and CIFAR-100)"
 NOMINAL_PARAMS = 5.0e6
-CPU_BACKEND = "tensorflow"
+CPU_BACKEND = {"AVX2": "torch", "default": "tensorflow"}
 NOTEBOOKS = {"mnist": "v1", "cifar100": "v1"}
 
 DEFAULTS = dict(g_filters=[256, 256, 128, 64], d_filters=[64, 128, 256], bn_momentum=0.9,

@@ -14,7 +14,7 @@ from cgan.models.common import pick, to_image, up_block
 
 SUMMARY = "m3 with one more transposed convolution in G and a plain convolution at its end (CIFAR-100)"
 NOMINAL_PARAMS = 5.2e6
-CPU_BACKEND = "tensorflow"
+CPU_BACKEND = {"AVX2": "torch", "default": "tensorflow"}
 NOTEBOOKS = {"cifar100": "v1"}
 
 EXTRA_FILTERS = 128

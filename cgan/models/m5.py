@@ -21,7 +21,7 @@ from cgan.models.common import (discriminator_inputs, down_block, generator_inpu
 
 SUMMARY = "the original project's largest cGAN (CIFAR-100 and CIFAR-10 v1-v4)"
 NOMINAL_PARAMS = 55e6
-CPU_BACKEND = "tensorflow"
+CPU_BACKEND = {"AVX2": "torch", "default": "tensorflow"}
 NOTEBOOKS = {"cifar100": "v1", "cifar10": "v3"}
 
 DEFAULTS = dict(g_filters=[512, 256, 128, 64], d_filters=[128, 256, 512, 1024, 1024],

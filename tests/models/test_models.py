@@ -64,3 +64,15 @@ def test_label_reaches_both_networks(name):
 def test_unknown_model_is_rejected():
     with pytest.raises(ValueError, match="unknown model 'm2'"):
         build_models("m2", (28, 28, 1), 10)
+
+
+def test_every_cpu_backend_declaration_names_a_backend():
+    """A misspelt CPU_BACKEND would silently fall back to the general order."""
+    from cgan.models import REGISTRY
+    from cgan.runtime import VECTOR_EXTENSIONS
+
+    extensions = {label for _, label in VECTOR_EXTENSIONS} | {"default"}
+    for spec in REGISTRY.values():
+        declared = spec.cpu_backend if isinstance(spec.cpu_backend, dict) else {"default": spec.cpu_backend}
+        assert set(declared) <= extensions, spec.name
+        assert set(declared.values()) <= {None, "tensorflow", "torch", "jax"}, spec.name
