@@ -227,6 +227,9 @@ class RunFolder:
         try:
             summary = json.loads(self.summary.read_text())
         except FileNotFoundError:
+            if self.config.is_file():  # training writes config.toml at its start, summary.json after an epoch
+                raise RunError(f"{self.path} has no finished epoch yet (no summary.json): its training is running "
+                               "or stopped in its first epoch") from None
             raise RunError(f"{self.path} is not a run folder (no summary.json)") from None
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise RunError(f"{self.summary} is corrupt (not valid JSON)") from None

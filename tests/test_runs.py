@@ -310,3 +310,11 @@ def test_a_kill_at_any_save_then_the_same_command_works(tmp_path, data_dir, monk
     assert sorted(p.name for p in run.evolution.iterdir()) == ["epoch_001.png", "epoch_002.png"]
     assert _generator_matches_checkpoint(run, cfg)
     assert not [p for p in run.path.rglob("*") if p.name.startswith(".") or p.name == "staged"]
+
+
+def test_a_run_still_in_its_first_epoch_says_so_rather_than_not_a_run(tmp_path):
+    (tmp_path / "config.toml").write_text('dataset = "mnist"\n')  # what training writes before its first epoch
+    with pytest.raises(RunError, match="no finished epoch yet .* running or stopped in its first epoch"):
+        RunFolder(tmp_path).read_summary()
+    with pytest.raises(RunError, match="is not a run folder"):
+        RunFolder(tmp_path / "elsewhere").read_summary()
