@@ -27,8 +27,8 @@ def describe_machine() -> dict:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return {"cpu": f"{cpu_model()} ({cpu_vector_extension()})", "cores": os.cpu_count(), "memory": memory, "accelerator": hardware(),
-            "python": platform.python_version(), "versions": versions,
+    return {"cpu": f"{cpu_model()} ({cpu_vector_extension()})", "cores": os.cpu_count(), "memory": memory,
+            "accelerator": hardware(), "python": platform.python_version(), "versions": versions,
             "date_utc": datetime.now(timezone.utc).isoformat(timespec="minutes")}
 
 

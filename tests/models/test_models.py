@@ -69,10 +69,10 @@ def test_unknown_model_is_rejected():
 def test_every_cpu_backend_declaration_names_a_backend():
     """A misspelt CPU_BACKEND would silently fall back to the general order."""
     from cgan.models import REGISTRY
-    from cgan.runtime import VECTOR_EXTENSIONS
+    from cgan.runtime import PREFERENCE, VECTOR_EXTENSIONS
 
     extensions = {label for _, label in VECTOR_EXTENSIONS} | {"default"}
     for spec in REGISTRY.values():
         declared = spec.cpu_backend if isinstance(spec.cpu_backend, dict) else {"default": spec.cpu_backend}
         assert set(declared) <= extensions, spec.name
-        assert set(declared.values()) <= {None, "tensorflow", "torch", "jax"}, spec.name
+        assert set(declared.values()) <= {None, *PREFERENCE["cpu"]}, spec.name

@@ -1,8 +1,8 @@
 """What a run's summary keeps of the processes that trained it."""
 from cgan.training.recorder import SESSION_FACTS, earlier_sessions, run_started_utc
 
-XEON = {"processor": "Intel Xeon", "vector_extension": "AVX-512", "cpu_count": 2, "backend": "tensorflow", "accelerator": "none (CPU only)",
-        "keras": "3.15.1"}
+XEON = {"processor": "Intel Xeon", "vector_extension": "AVX-512", "cpu_count": 2, "backend": "tensorflow",
+        "accelerator": "none (CPU only)", "keras": "3.15.1"}
 
 
 def test_a_new_run_has_no_earlier_session():
