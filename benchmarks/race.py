@@ -130,6 +130,12 @@ def earlier_rows_to_keep(path: Path, args) -> list[dict]:
     return [row for row in table.to_dict("records") if row["config"] not in args.config]
 
 
+def training_data(rows) -> str:
+    """What the legs trained on, e.g. "cifar10's training images, 49,059 (full recovered set)"."""
+    return ", ".join(sorted({f"{r['dataset']}'s training images, "
+                             f"{data_label({'train_images': int(r['train_images'])}, r['dataset'])}" for r in rows}))
+
+
 def markdown(rows, machine: dict, args) -> str:
     header = ["config", "CPU", "backend", "img/s", "epochs", "label acc.", "FD (floor)", "KID", "P / R", "D / C"]
     lines = [[r["config"], r.get("cpu") or "?", f"{r['backend']} ({r['threads']} threads)", f"{r['img_per_s']:.0f}", f"{r['epochs']:.2f}",
@@ -144,13 +150,38 @@ def markdown(rows, machine: dict, args) -> str:
     header.append("measured (UTC)")  # --resume may join legs raced on different days
     for line, r in zip(lines, rows):
         line.append(str(r.get("measured_utc") or "").replace("T", " ").split("+")[0])
-    data = ", ".join(sorted({f"{r['dataset']}'s training images, "
-                             f"{data_label({'train_images': int(r['train_images'])}, r['dataset'])}" for r in rows}))
     return (f"Measured {' and '.join(dates)} ({machine['cores']} cores, no GPU), one config "
-            f"after the other. Budget: {args.budget:g} s of training wall clock each on {data}, "
+            f"after the other. Budget: {args.budget:g} s of training wall clock each on {training_data(rows)}, "
             f"per-epoch evaluation and saving included; then `cgan evaluate` with {args.per_class} images per "
             f"class (FD/KID in the dataset classifier's feature space; floor = real images).\n\n"
             + report._table(header, lines))
+
+
+def front_page(rows, args) -> str:
+    """The short form of a race for a front page: speed, label accuracy and FD, the best of each in bold, and a
+    link to the full table."""
+    best_accuracy = max(float(r["label_accuracy"]) for r in rows)
+    best_fd = min(float(r["fd"]) for r in rows)
+
+    def bold(text: str, is_best: bool) -> str:
+        return f"**{text}**" if is_best else text
+
+    lines = [[Path(r["config"]).stem, f"{float(r['img_per_s']):.0f}", f"{float(r['epochs']):.2f}",
+              bold(f"{float(r['label_accuracy']):.3f}", float(r["label_accuracy"]) == best_accuracy),
+              bold(f"{float(r['fd']):.2f}", float(r["fd"]) == best_fd)] for r in rows]
+    full = os.path.relpath(args.readme, Path(args.front_page).resolve().parent)
+    cores = report.describe_machine()["cores"]
+    return (f"{args.budget / 60:g} minutes of training wall clock each on {training_data(rows)}, one after the "
+            f"other on a {cores}-core CPU, then `cgan evaluate` at {args.per_class} images per class; the best in "
+            f"bold. Full table and machine: [{full}]({full}).\n\n"
+            + report._table(["model", "img/s", "epochs", "label acc.", "FD"], lines))
+
+
+def write_tables(rows, args) -> None:
+    machine = report.describe_machine()
+    report.update_readme(Path(args.readme), args.name, markdown(rows, machine, args))
+    if args.front_page:
+        report.update_readme(Path(args.front_page), args.name, front_page(rows, args))
 
 
 def write_table_only(parser, args) -> int:
@@ -165,8 +196,7 @@ def write_table_only(parser, args) -> int:
             parser.error(f"{path} mixes {column} values {sorted(values)}: one table needs one")
         setattr(args, key, type(getattr(args, key))(values.pop()))
     args.target = None
-    machine = report.describe_machine()
-    report.update_readme(Path(args.readme), args.name, markdown(table.to_dict("records"), machine, args))
+    write_tables(table.to_dict("records"), args)
     return 0
 
 
@@ -183,6 +213,9 @@ def main(argv=None) -> int:
     parser.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="folder for <name>.csv")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--readme", default=str(REPO / "benchmarks" / "README.md"), help="the Markdown file of the table")
+    parser.add_argument("--front-page", metavar="MARKDOWN",
+                        help="also write the race's short table (speed, label accuracy, FD) into this file, "
+                             "e.g. README.md, in a block of the same name")
     parser.add_argument("--quality-every", type=int,
                         help="score quality every K epochs while training (history.csv), e.g. for --target; "
                              "0: off for every config, so none spends its budget on scoring (default: each config's own)")
@@ -221,12 +254,13 @@ def main(argv=None) -> int:
             if config in done:
                 rows.append(done[config])
                 print(f"{config}: kept its row of {done[config]['measured_utc'] or 'an earlier race'}", flush=True)
-                continue
-            rows.append(race_one(config, args, env, log))
-            print(json.dumps(rows[-1]), flush=True)
+            else:
+                rows.append(race_one(config, args, env, log))
+                print(json.dumps(rows[-1]), flush=True)
+            # after every leg, kept ones too: a kept row after the last raced one must not drop out of the file
             report.write_csv(rows + kept_after, out, machine, time.perf_counter() - started, columns=COLUMNS)
     if not args.no_readme:
-        report.update_readme(Path(args.readme), args.name, markdown(rows + kept_after, machine, args))
+        write_tables(rows + kept_after, args)
     return 0
 
 

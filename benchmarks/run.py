@@ -41,7 +41,8 @@ WORKLOADS = [
     ("configs/cifar100/m3_v1.toml", (32, 32, 3), 100, 4),
     ("configs/cifar100/m4_v1.toml", (32, 32, 3), 100, 4),
     ("configs/cifar10/m5_v1.toml", (32, 32, 3), 10, 1),
-    ("configs/mnist/fast_v1.toml", (28, 28, 1), 10, 60),  # the fast model, for scale
+    ("configs/mnist/fast_v1.toml", (28, 28, 1), 10, 60),  # the fast models, for scale
+    ("configs/cifar10/fast32_v1.toml", (32, 32, 3), 10, 100),
 ]
 M1 = WORKLOADS[0]
 
@@ -173,7 +174,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness, numbers mean nothing")
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    parser.add_argument("--models", nargs="+", help="only these models (m1 m3 m4 m5 fast)")
+    parser.add_argument("--models", nargs="+", help="only these models (m1 m3 m4 m5 fast fast32)")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per training measurement")
     parser.add_argument("--cold-repeats", type=int, default=7)
     parser.add_argument("--run", default=str(REPO / "resultados" / "mnist" / "m1_v2"),

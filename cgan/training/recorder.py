@@ -7,6 +7,7 @@ resume keeps the history rows up to it.
 """
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timezone
 
@@ -25,6 +26,21 @@ ITERATION_FLOAT_FORMAT = "%.6g"
 # What summary.json's "sessions" keep of each process that trained the run: a run resumed on another machine
 # or backend says which epochs and how much of its wall time each one trained.
 SESSION_FACTS = ("processor", "vector_extension", "cpu_count", "backend", "accelerator")
+
+
+def _not_the_legacy_advice(record: logging.LogRecord) -> bool:
+    return "considered legacy" not in record.getMessage()
+
+
+def save_original_format(model: keras.Model, path) -> None:
+    """Save `model` as HDF5, the original project's format. Keras advises against HDF5 on every such save; the
+    file is written on purpose, next to generator.keras, so the advice would only repeat once an epoch in the log."""
+    keras_log = logging.getLogger("absl")  # where Keras logs the advice
+    keras_log.addFilter(_not_the_legacy_advice)
+    try:
+        model.save(path)
+    finally:
+        keras_log.removeFilter(_not_the_legacy_advice)
 
 
 class RunRecorder(keras.callbacks.Callback):
@@ -58,7 +74,7 @@ class RunRecorder(keras.callbacks.Callback):
         plots.plot_history(self.history, self.iterations, self.run.staged(done, "plots"))
         generator = self.gan.sampler  # what users generate with: the weight average when there is one
         atomic_write(self.run.staged(done, "generator.keras"), generator.save)
-        atomic_write(self.run.staged(done, "generator.h5"), generator.save)
+        atomic_write(self.run.staged(done, "generator.h5"), lambda tmp: save_original_format(generator, tmp))
         write_json(self.run.staged(done, "summary.json"), self.summary("running"))
         save_checkpoint(self.run, self.gan, done)
 

@@ -117,6 +117,23 @@ def test_time_to_target_is_the_first_scored_epoch_that_meets_both_conditions():
         parse_target("0.97")
 
 
+def test_a_rerace_of_the_first_leg_keeps_the_rows_of_the_legs_after_it(tmp_path, monkeypatch):
+    from benchmarks import race as race_module
+    from benchmarks import report
+
+    row = dict.fromkeys(race_module.COLUMNS, "")
+    row.update(config=FAST, dataset="mnist", train_images=60000, backend="torch", budget_s=1.0, per_class=3,
+               fd=2.0, measured_utc="2026-01-01T00:00+00:00")
+    legs = tmp_path / "legs.csv"
+    report.write_csv([row, dict(row, config=M1, fd=9.0)], legs, report.describe_machine(), 1.0,
+                     columns=race_module.COLUMNS)
+    monkeypatch.setattr(race_module, "race_one", lambda config, *_: dict(row, config=config, fd=1.5))
+    assert race_module.main(["--budget", "1", "--per-class", "3", "--results", str(tmp_path), "--name", "legs",
+                             "--runs", str(tmp_path / "runs"), "--no-readme", "--resume", "--rerace", FAST,
+                             "--config", FAST, "--config", M1]) == 0
+    assert [(r["config"], float(r["fd"])) for r in rows_of(legs)] == [(FAST, 1.5), (M1, 9.0)]
+
+
 def test_table_only_renders_the_readme_block_from_the_csv(tmp_path):
     from benchmarks import report
     from benchmarks.race import COLUMNS, main
@@ -135,6 +152,15 @@ def test_table_only_renders_the_readme_block_from_the_csv(tmp_path):
     assert table["config"].tolist() == [row["config"], other["config"]]
     assert table["label acc."].tolist() == ["0.542", "0.600"] and table["FD (floor)"].tolist()[1] == "9.50 (0.05)"
     assert "1200 s of training wall clock" in text and "1000 images per" in text
+    front = tmp_path / "FRONT.md"
+    front.write_text("# Front\n\n<!-- results:legs:start -->\nstale table\n<!-- results:legs:end -->\n\nrest\n")
+    assert main(["--table-only", "--name", "legs", "--results", str(tmp_path), "--readme", str(readme),
+                 "--front-page", str(front)]) == 0
+    short = table_with(front.read_text(), "model")
+    assert short["model"].tolist() == ["fast32_v1", "f_b64"]
+    assert short["label acc."].tolist() == ["0.542", "**0.600**"] and short["FD"].tolist() == ["10.98", "**9.50**"]
+    assert "stale table" not in front.read_text() and front.read_text().endswith("rest\n")
+    assert "[README.md](README.md)" in front.read_text() and "20 minutes" in front.read_text()
     mixed = dict(other, config="x.toml", per_class=100)
     report.write_csv([row, mixed], tmp_path / "legs.csv", report.describe_machine(), 1.0, columns=COLUMNS)
     with pytest.raises(SystemExit):

@@ -29,3 +29,18 @@ def test_a_run_began_when_its_first_process_did():
     assert run_started_utc(previous, earlier_sessions(previous)) == "2026-12-03T13:39:50+00:00"
     assert run_started_utc({"started_utc": "2026-12-01T10:00:00"}, []) == "2026-12-01T10:00:00"
     assert run_started_utc({}, []) is None
+
+
+def test_the_original_format_is_saved_without_keras_advising_against_it(tmp_path, caplog):
+    import keras
+
+    from cgan.training.recorder import save_original_format
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with caplog.at_level("WARNING"):
+        save_original_format(model, tmp_path / "generator.h5")
+    assert "considered legacy" not in caplog.text
+    assert keras.models.load_model(tmp_path / "generator.h5").count_params() == model.count_params()
+    with caplog.at_level("WARNING"):  # the filter is gone afterwards: the advice is Keras's to give elsewhere
+        model.save(tmp_path / "plain.h5")
+    assert "considered legacy" in caplog.text
