@@ -157,23 +157,22 @@ def markdown(rows, machine: dict, args) -> str:
             + report._table(header, lines))
 
 
-def front_page(rows, args) -> str:
+def front_page(rows, machine, args) -> str:
     """The short form of a race for a front page: speed, label accuracy and FD, the best of each in bold, and a
     link to the full table."""
-    best_accuracy = max(float(r["label_accuracy"]) for r in rows)
-    best_fd = min(float(r["fd"]) for r in rows)
+    best_accuracy = max(r["label_accuracy"] for r in rows)
+    best_fd = min(r["fd"] for r in rows)
 
     def bold(text: str, is_best: bool) -> str:
         return f"**{text}**" if is_best else text
 
-    lines = [[Path(r["config"]).stem, f"{float(r['img_per_s']):.0f}", f"{float(r['epochs']):.2f}",
-              bold(f"{float(r['label_accuracy']):.3f}", float(r["label_accuracy"]) == best_accuracy),
-              bold(f"{float(r['fd']):.2f}", float(r["fd"]) == best_fd)] for r in rows]
+    lines = [[Path(r["config"]).stem, f"{r['img_per_s']:.0f}", f"{r['epochs']:.2f}",
+              bold(f"{r['label_accuracy']:.3f}", r["label_accuracy"] == best_accuracy),
+              bold(f"{r['fd']:.2f}", r["fd"] == best_fd)] for r in rows]
     full = os.path.relpath(args.readme, Path(args.front_page).resolve().parent)
-    cores = report.describe_machine()["cores"]
     return (f"{args.budget / 60:g} minutes of training wall clock each on {training_data(rows)}, one after the "
-            f"other on a {cores}-core CPU, then `cgan evaluate` at {args.per_class} images per class; the best in "
-            f"bold. Full table and machine: [{full}]({full}).\n\n"
+            f"other on a {machine['cores']}-core CPU, then `cgan evaluate` at {args.per_class} images per class; "
+            f"the best in bold. Full table and machine: [{full}]({full}).\n\n"
             + report._table(["model", "img/s", "epochs", "label acc.", "FD"], lines))
 
 
@@ -181,7 +180,7 @@ def write_tables(rows, args) -> None:
     machine = report.describe_machine()
     report.update_readme(Path(args.readme), args.name, markdown(rows, machine, args))
     if args.front_page:
-        report.update_readme(Path(args.front_page), args.name, front_page(rows, args))
+        report.update_readme(Path(args.front_page), args.name, front_page(rows, machine, args))
 
 
 def write_table_only(parser, args) -> int:

@@ -4,8 +4,9 @@
 
 `cgan train --time-budget` counts from its own start; a long run that a
 stop cuts short must resume with only what is left
-of its budget. This reads the wall clock already spent from the run's
-summary.json and trains (resuming from the checkpoint) for the rest.
+of its budget. This reads from the run's summary.json the wall clock that
+produced its checkpoint (not the seconds of an epoch cut short, whose work
+was discarded) and trains, resuming from the checkpoint, for the rest.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from tools.children import run_child
 
 
 def spent_seconds(run: Path) -> float:
-    return float(RunFolder(run).summary_so_far().get("wall_seconds", 0.0))
+    """Training wall clock behind the run's checkpoint (summaries written before that was recorded: all of it)."""
+    summary = RunFolder(run).summary_so_far()
+    return float(summary.get("checkpoint_wall_seconds", summary.get("wall_seconds", 0.0)))
 
 
 def main(argv=None) -> int:

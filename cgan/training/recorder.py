@@ -55,6 +55,10 @@ class RunRecorder(keras.callbacks.Callback):
         self.iterations = iterations if iterations is not None else pd.DataFrame()
         previous = previous or {}
         self.wall_before = previous.get("wall_seconds", 0.0)
+        # Wall clock that produced the kept checkpoint: an epoch cut short is discarded, so its seconds
+        # count in wall_seconds (time spent) but not here (what a budget has bought).
+        self.checkpoint_wall_before = previous.get("checkpoint_wall_seconds", self.wall_before)
+        self.committed_at = {}  # epoch -> this session's clock when its checkpoint committed
         self.sessions_before = earlier_sessions(previous)
         self.started_utc = run_started_utc(previous, self.sessions_before)
         self.first_epoch = int(previous.get("epochs_done", 0)) + 1
@@ -77,10 +81,19 @@ class RunRecorder(keras.callbacks.Callback):
         atomic_write(self.run.staged(done, "generator.h5"), lambda tmp: save_original_format(generator, tmp))
         write_json(self.run.staged(done, "summary.json"), self.summary("running"))
         save_checkpoint(self.run, self.gan, done)
+        self.committed_at[done] = time.perf_counter() - self.started
 
-    def summary(self, status: str, history: pd.DataFrame | None = None) -> dict:
-        """The run's summary.json as of `history` (default: every recorded epoch)."""
+    def summary(self, status: str, history: pd.DataFrame | None = None, kept_epoch: int | None = None) -> dict:
+        """The run's summary.json as of `history` (default: every recorded epoch). `kept_epoch`: the epoch whose
+        checkpoint survives a stop (default: every recorded epoch's checkpoint commits)."""
         history = self.history if history is None else history
+        session_seconds = time.perf_counter() - self.started
+        if kept_epoch is None:
+            kept_seconds = session_seconds
+        elif kept_epoch < self.first_epoch:  # nothing this session trained was kept
+            kept_seconds = 0.0
+        else:  # a commit that a stop cut short of its bookkeeping still committed: count up to now
+            kept_seconds = self.committed_at.get(kept_epoch, session_seconds)
         cfg, data = self.cfg, self.data
         g, d = self.gan.generator.count_params(), self.gan.discriminator.count_params()
         last = history.iloc[-1].to_dict() if len(history) else {}
@@ -91,7 +104,7 @@ class RunRecorder(keras.callbacks.Callback):
         environment = environment_facts()
         epochs_done = int(history["epoch"].max()) if len(history) else 0
         this_session = {"started_utc": self.session_started_utc, "first_epoch": self.first_epoch,
-                        "last_epoch": epochs_done, "wall_seconds": round(time.perf_counter() - self.started, 1),
+                        "last_epoch": epochs_done, "wall_seconds": round(session_seconds, 1),
                         **{k: environment.get(k) for k in SESSION_FACTS}}
         return {
             "dataset": cfg.dataset, "model": cfg.model, "version": cfg.version,
@@ -106,7 +119,8 @@ class RunRecorder(keras.callbacks.Callback):
                      "train_is_subset": data.train_is_subset, "train_note": data.train_note,
                      "test_images": int(len(data.x_test))},
             "eval_samples": cfg.eval_samples,
-            "wall_seconds": round(self.wall_before + time.perf_counter() - self.started, 1),
+            "wall_seconds": round(self.wall_before + session_seconds, 1),
+            "checkpoint_wall_seconds": round(self.checkpoint_wall_before + kept_seconds, 1),
             "mean_epoch_seconds": round(float(history["train_seconds"].mean()), 1) if len(history) else None,
             "final_metrics": {k: round(v, 4) for k, v in last.items() if k != "epoch"},
             "started_utc": self.started_utc or self.session_started_utc,  # when the run began, not this write
@@ -123,7 +137,7 @@ class RunRecorder(keras.callbacks.Callback):
         history = self.history
         if len(history):  # a row whose epoch never reached its checkpoint is not done
             history = history[history["epoch"] <= kept]
-        record = self.summary(status, history)
+        record = self.summary(status, history, kept_epoch=kept)
         record["stop_reason"] = (f"{reason}; the checkpoint of epoch {kept} is kept" if kept
                                  else f"{reason}; no epoch had finished, so there is no checkpoint")
         try:

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -94,8 +95,9 @@ def _train_tiny(tmp_path, out, epochs, **kwargs):
     return train(cfg, out=out, verbose=0, tensorboard=False, **kwargs)
 
 
-def _signal_self_at(monkeypatch, epoch, step, raise_instead=False):
-    """Send this process SIGINT after the given step, as a notebook's stop button does to its kernel."""
+def _signal_self_at(monkeypatch, epoch, step, raise_instead=False, linger=0.0):
+    """Send this process SIGINT after the given step, as a notebook's stop button does to its kernel,
+    `linger` seconds into training that the stop will discard."""
     from cgan.training.callbacks import IterationLog
 
     original = IterationLog.on_train_batch_end
@@ -103,6 +105,7 @@ def _signal_self_at(monkeypatch, epoch, step, raise_instead=False):
     def on_train_batch_end(self, batch, logs=None):
         original(self, batch, logs)
         if (self.epoch, batch + 1) == (epoch, step):
+            time.sleep(linger)
             if raise_instead:  # no handler of ours (training outside the main thread): a bare KeyboardInterrupt
                 raise KeyboardInterrupt
             os.kill(os.getpid(), signal.SIGINT)
@@ -116,9 +119,11 @@ def test_notebook_stop_keeps_the_last_epoch_and_resumes(tmp_path, data_dir, monk
     monkeypatch.setenv("CGAN_DATA_DIR", str(data_dir))
     handler = signal.getsignal(signal.SIGINT)
     out = tmp_path / "run"
-    _signal_self_at(monkeypatch, epoch=2, step=2, raise_instead=raise_instead)
+    _signal_self_at(monkeypatch, epoch=2, step=2, raise_instead=raise_instead, linger=1.0)
     with pytest.raises(TrainingInterrupted) as stopped:
         _train_tiny(tmp_path, out, epochs=2)
+    lost = _summary(out)["wall_seconds"] - _summary(out)["checkpoint_wall_seconds"]
+    assert lost >= 1.0, "a budget counts the time behind the checkpoint, not the discarded part of epoch 2"
     assert signal.getsignal(signal.SIGINT) is handler, "the previous SIGINT handler must be back"
     assert stopped.value.signum == signal.SIGINT
     assert "during epoch 2" in str(stopped.value) and "the checkpoint of epoch 1 is kept" in str(stopped.value)
@@ -131,6 +136,8 @@ def test_notebook_stop_keeps_the_last_epoch_and_resumes(tmp_path, data_dir, monk
         _train_tiny(tmp_path, out, epochs=2)
         assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [1, 2]
         assert _summary(out)["status"] == "finished"
+        resumed = _summary(out)
+        assert resumed["wall_seconds"] - resumed["checkpoint_wall_seconds"] == pytest.approx(lost, abs=0.15)
 
 
 @pytest.mark.slow
@@ -140,7 +147,7 @@ def test_stop_in_the_first_epoch_starts_again(tmp_path, data_dir, monkeypatch):
     _signal_self_at(monkeypatch, epoch=1, step=1)
     with pytest.raises(TrainingInterrupted, match="no epoch had finished"):
         _train_tiny(tmp_path, out, epochs=1)
-    assert _summary(out)["epochs_done"] == 0
+    assert _summary(out)["epochs_done"] == 0 and _summary(out)["checkpoint_wall_seconds"] == 0.0
     monkeypatch.undo()
     monkeypatch.setenv("CGAN_DATA_DIR", str(data_dir))
     _train_tiny(tmp_path, out, epochs=1)  # not refused as "a run without a checkpoint"
