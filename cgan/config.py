@@ -20,6 +20,7 @@ from cgan.models import MODELS, REGISTRY, ModelOptions
 DATASETS = tuple(IMAGE_SHAPES)
 # Models whose discriminator outputs an unbounded score rather than a probability (see cgan.training.gan.LOSSES).
 SCORE_MODELS = tuple(name for name, spec in REGISTRY.items() if spec.d_output == "score")
+CLASS_LOGIT_MODELS = tuple(name for name, spec in REGISTRY.items() if spec.d_class_logits)
 AUGMENTATIONS = ("color", "translation", "cutout")
 # Seeds go to numpy (default_rng, np.random.seed through keras.utils.set_random_seed), which takes 0..2**32 - 1.
 MAX_SEED = 2**32 - 1
@@ -82,6 +83,9 @@ class RunConfig(_Strict):
     # LeCam regularisation of D (Tseng et al. 2021): pulls D's outputs on real images towards a moving average
     # of its outputs on fakes and back, which keeps D from running away on limited data (0 = off).
     lecam_weight: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    # Class loss (as in AC-GAN, Odena et al. 2017, on the projection D's own class logits): D learns to name the
+    # class of real images, G to make D name the requested one (0 = off). Models with D_CLASS_LOGITS only.
+    class_loss_weight: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     lr_decay: LearningRateDecay | None = None
     # D updates per G update (SNGAN-style recipes use more than one).
     d_steps: Annotated[int, Field(ge=1, le=10)] = 1
@@ -97,6 +101,9 @@ class RunConfig(_Strict):
         if self.lecam_weight and self.model not in SCORE_MODELS:
             raise ValueError(f"LeCam regularisation needs a discriminator that outputs a score "
                              f"({', '.join(SCORE_MODELS)})")
+        if self.class_loss_weight and not REGISTRY[self.model].d_class_logits:
+            raise ValueError(f"the class loss needs a discriminator with class logits "
+                             f"({', '.join(CLASS_LOGIT_MODELS)}), and {self.model}'s has none")
         if len(set(self.augment)) != len(self.augment):
             raise ValueError("augment lists a policy twice")
         return self

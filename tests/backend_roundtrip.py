@@ -29,12 +29,13 @@ def tiny_gan():
 
 
 def tiny_fast_gan():
-    """The fast model with every extra on: hinge loss, EMA, DiffAugment, two D steps per G step.
+    """The fast model with every extra on: hinge loss, EMA, DiffAugment, two D steps per G step, the class loss.
 
     EMA decay 0.2: the warm-up (1 + t) / (10 + t) rules at step 1 (0.18), the decay from step 2 on.
     """
     cfg = load_config("configs/mnist/fast_v1.toml").with_overrides(
         latent_dim=8, batch_size=BATCH, ema_decay=0.2, augment=["color", "translation", "cutout"], d_steps=2,
+        class_loss_weight=0.5,
         model_options={"g_filters": [8, 4], "d_filters": [4, 8], "spectral_norm": True})
     return build_gan(cfg, (28, 28, 1), 10)
 

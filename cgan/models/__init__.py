@@ -5,6 +5,8 @@ G and D for any image shape and class count (`build_generator`, `build_discrimin
 literals at its top, what the rest of cgan needs to know about it:
 
     D_OUTPUT        "probability" (a sigmoid, the original zoo) or "score" (a logit, for hinge or logit BCE)
+    D_CLASS_LOGITS  True where D's features times its label embedding give a logit per class (a projection D
+                    built by common.strided_projection_score), which the class loss trains; absent: False
     NOMINAL_PARAMS  G + D parameters the original project reports; absent for a model it did not have
     CPU_BACKEND     the Keras backend that trains it fastest on a CPU, where that is not the general order: a
                     name, or {vector extension: name, "default": name} where CPUs ranked the backends differently
@@ -30,6 +32,7 @@ class ModelSpec:
     name: str
     summary: str
     d_output: str = "probability"
+    d_class_logits: bool = False
     nominal_params: float | None = None
     cpu_backend: str | dict | None = None
     notebooks: dict = field(default_factory=dict)
@@ -46,7 +49,7 @@ class ModelSpec:
         return self.nominal_params is not None
 
 
-DECLARATIONS = ("SUMMARY", "D_OUTPUT", "NOMINAL_PARAMS", "CPU_BACKEND", "NOTEBOOKS")
+DECLARATIONS = ("SUMMARY", "D_OUTPUT", "D_CLASS_LOGITS", "NOMINAL_PARAMS", "CPU_BACKEND", "NOTEBOOKS")
 _NOT_MODELS = ("common",)
 
 

@@ -99,16 +99,22 @@ def conditional_batchnorm(x, labels, num_classes: int, momentum: float, name: st
     return layers.Add(name=f"{name}_shift")([x, layers.Reshape((1, 1, ch), name=f"{name}_beta_map")(beta)])
 
 
+# The projection D's feature layer and label embedding: embed(c)·h for every class c are D's class logits, which
+# the class loss (cgan.training.gan, `class_loss_weight`) trains; models that build D this way say D_CLASS_LOGITS.
+FEATURES_LAYER = "features"
+PROJECTION_LAYER = "projection"
+
+
 def strided_projection_score(x, labels, num_classes: int, widths, normalise):
     """D's body and head in `fast` and `fast32`: one stride-2 4×4 conv with LeakyReLU per width, flattened features
     h, and the projection output w·h + embed(label)·h (Miyato & Koyama 2018)."""
     for i, width in enumerate(widths, start=1):
         x = normalise(layers.Conv2D(width, 4, strides=2, padding="same", name=f"down{i}_conv"))(x)
         x = layers.LeakyReLU(LEAKY_SLOPE, name=f"down{i}_act")(x)
-    features = layers.Flatten(name="features")(x)
+    features = layers.Flatten(name=FEATURES_LAYER)(x)
     unconditional = normalise(layers.Dense(1, dtype=OUTPUT_DTYPE, name="realness"))(features)
     label_code = layers.Flatten(name="d_label_flat")(
-        layers.Embedding(num_classes, features.shape[-1], name="projection")(labels))
+        layers.Embedding(num_classes, features.shape[-1], name=PROJECTION_LAYER)(labels))
     matches_label = layers.Dot(axes=1, dtype=OUTPUT_DTYPE, name="label_match")([label_code, features])
     return layers.Add(dtype=OUTPUT_DTYPE, name="score")([unconditional, matches_label])
 

@@ -26,6 +26,7 @@ from cgan.models.common import (EMBED_DIM, OUTPUT_DTYPE, pick, spectral_norm_wra
 
 SUMMARY = "the fast projection-discriminator cGAN built for quality per CPU-minute"
 D_OUTPUT = "score"
+D_CLASS_LOGITS = True
 CPU_BACKEND = "tensorflow"
 NOTEBOOKS = {"mnist": "v1"}
 DEFAULTS = dict(g_filters=[128, 64], d_filters=[64, 128], bn_momentum=0.9, spectral_norm=False)

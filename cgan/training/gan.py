@@ -9,8 +9,10 @@ output, so a saturated D still gets a gradient. Models whose D outputs an
 unbounded score (the fast and SNGAN models) play the same game on that score
 (`loss="bce"`) or the hinge loss (`loss="hinge"`, Lim & Ye 2017). Fake images
 are generated for uniformly random labels. Optional extras: an exponential
-moving average of G's weights for sampling (`ema_decay`) and differentiable
-augmentation of every image D sees (`augment`, Zhao et al. 2020).
+moving average of G's weights for sampling (`ema_decay`), differentiable
+augmentation of every image D sees (`augment`, Zhao et al. 2020), LeCam
+regularisation of D (`lecam_weight`) and a class loss on the projection D's
+class logits (`class_loss_weight`).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import keras
 from keras import ops
 
 from cgan.models import build_models, discriminator_output
+from cgan.models.common import FEATURES_LAYER, PROJECTION_LAYER
 from cgan.training.augment import diff_augment
 from cgan.training.backends import backend_module
 
@@ -43,6 +46,34 @@ def sigmoid_logits(discriminator):
         x = ops.cast(features(inputs, training=training), "float32")
         return ops.matmul(x, ops.cast(head.kernel, "float32")) + ops.cast(head.bias, "float32")
     return logits
+
+
+def class_logits(discriminator):
+    """A function giving (D's score, D's logit for every class) from one pass of D.
+
+    A projection D scores w·h + embed(label)·h, so its label embedding, applied to the features h, gives a logit
+    per class: D's own classifier, with no extra weights. The class loss trains it.
+    """
+    try:
+        features = discriminator.get_layer(FEATURES_LAYER).output
+        embedding = discriminator.get_layer(PROJECTION_LAYER)
+    except ValueError:
+        embedding = None
+    if not isinstance(embedding, keras.layers.Embedding):
+        raise ValueError(f"the class loss needs a projection discriminator: a {FEATURES_LAYER!r} layer and an "
+                         f"Embedding {PROJECTION_LAYER!r} (cgan.models.common.strided_projection_score)")
+    score_and_features = keras.Model(discriminator.inputs, [discriminator.outputs[0], features],
+                                     name=f"{discriminator.name}_with_features")
+
+    def logits(inputs, training):
+        score, h = score_and_features(inputs, training=training)
+        per_class = ops.matmul(ops.cast(h, "float32"), ops.transpose(ops.cast(embedding.embeddings, "float32")))
+        return ops.cast(score, "float32"), per_class
+    return logits
+
+
+def _cross_entropy(per_class, labels):
+    return ops.mean(ops.sparse_categorical_crossentropy(ops.reshape(labels, (-1,)), per_class, from_logits=True))
 
 
 def _bce_on_logits(real, fake):
@@ -100,7 +131,7 @@ class OptimizerPair:
 class ConditionalGAN(keras.Model):
     def __init__(self, generator, discriminator, latent_dim: int, num_classes: int, seed=None,
                  d_output: str = "probability", loss: str = "bce", ema_decay: float = 0.0, augment=(),
-                 d_steps: int = 1, lecam_weight: float = 0.0, **kwargs):
+                 d_steps: int = 1, lecam_weight: float = 0.0, class_loss_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if (d_output, loss) not in LOSSES:
             raise ValueError(f"loss '{loss}' needs a discriminator that outputs a score, not a {d_output}")
@@ -127,6 +158,8 @@ class ConditionalGAN(keras.Model):
         if self.lecam_weight:  # moving averages of D's mean output on real and on fake images
             self.lecam_real = keras.Variable(0.0, trainable=False, name="lecam_real_average")
             self.lecam_fake = keras.Variable(0.0, trainable=False, name="lecam_fake_average")
+        self.class_loss_weight = float(class_loss_weight)
+        self._class_logits = class_logits(discriminator) if self.class_loss_weight else None
         self._pin_layer_seeds()
         # G and D are built functional models; marking the wrapper built stops
         # fit() from tracing call() on an image batch to "build" it.
@@ -199,13 +232,20 @@ class ConditionalGAN(keras.Model):
         labels = keras.random.randint((batch_size, 1), 0, self.num_classes, seed=self.seed_generator)
         return noise, ops.cast(labels, "int32")
 
-    def judge(self, images, labels, training=True):
-        """D's logit on (augmented) images, in float32 even under mixed precision (for the losses)."""
+    def judge(self, images, labels, training=True, with_classes=False):
+        """D's logit on (augmented) images, in float32 even under mixed precision (for the losses); with
+        `with_classes`, (that logit, D's logits for every class) from the same pass."""
         if self.augment and training:
             images = diff_augment(images, self.augment, self.seed_generator)
+        if with_classes:
+            return self._class_logits([images, labels], training)
         if self._sigmoid_logits is not None:
             return self._sigmoid_logits([images, labels], training)
         return ops.cast(self.discriminator([images, labels], training=training), "float32")
+
+    def _uses_class_loss(self, training):
+        # Like LeCam's, a training term: evaluation reports the game's losses alone.
+        return self._class_logits is not None and training
 
     def discriminator_loss(self, real, labels, noise, fake_labels, training=True):
         fake = ops.stop_gradient(self.generator([noise, fake_labels], training=training))
@@ -214,10 +254,16 @@ class ConditionalGAN(keras.Model):
             return self._d_loss_fn(self.judge(real, labels, training), self.judge(fake, fake_labels, training))
         # Score models judge both in one call: faster on CPU, and Keras's SpectralNormalization
         # re-assigns its kernel on every training call, which would break a second call's gradients.
-        both = self.judge(ops.concatenate([real, ops.cast(fake, real.dtype)], axis=0),
-                          ops.concatenate([labels, fake_labels], axis=0), training)
+        images = ops.concatenate([real, ops.cast(fake, real.dtype)], axis=0)
+        both_labels = ops.concatenate([labels, fake_labels], axis=0)
         batch = ops.shape(real)[0]
-        loss = self._d_loss_fn(both[:batch], both[batch:])
+        if self._uses_class_loss(training):
+            both, per_class = self.judge(images, both_labels, training, with_classes=True)
+            # D learns to classify real images only: classifying G's images would teach it G's mistakes.
+            class_loss = self.class_loss_weight * _cross_entropy(per_class[:batch], labels)
+        else:
+            both, class_loss = self.judge(images, both_labels, training), 0.0
+        loss = self._d_loss_fn(both[:batch], both[batch:]) + class_loss
         if self.lecam_weight and training:
             loss = loss + self.lecam_weight * self._lecam(both[:batch], both[batch:])
         return loss
@@ -232,6 +278,9 @@ class ConditionalGAN(keras.Model):
 
     def generator_loss(self, noise, fake_labels, training=True):
         fake = self.generator([noise, fake_labels], training=training)
+        if self._uses_class_loss(training):
+            score, per_class = self.judge(fake, fake_labels, training, with_classes=True)
+            return self._g_loss_fn(score) + self.class_loss_weight * _cross_entropy(per_class, fake_labels)
         return self._g_loss_fn(self.judge(fake, fake_labels, training))
 
     def _update_ema(self):
@@ -295,7 +344,8 @@ def build_gan(cfg, image_shape, num_classes: int, jit_compile=None) -> Condition
     generator, discriminator = build_models(cfg.model, image_shape, num_classes, cfg.latent_dim, cfg.model_options)
     gan = ConditionalGAN(generator, discriminator, cfg.latent_dim, num_classes, seed=cfg.seed,
                          d_output=discriminator_output(cfg.model), loss=cfg.loss, ema_decay=cfg.ema_decay,
-                         augment=cfg.augment, d_steps=cfg.d_steps, lecam_weight=cfg.lecam_weight)
+                         augment=cfg.augment, d_steps=cfg.d_steps, lecam_weight=cfg.lecam_weight,
+                         class_loss_weight=cfg.class_loss_weight)
     gan.compile(d_optimizer=make_optimizer(cfg.d_optimizer), g_optimizer=make_optimizer(cfg.g_optimizer),
                 jit_compile=jit_compile)
     return gan

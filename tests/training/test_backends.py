@@ -52,7 +52,8 @@ def test_train_step_updates_both_networks_and_both_optimizers(reports, backend):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", INSTALLED)
 def test_fast_model_extras_train_on_every_backend(reports, backend):
-    """Hinge loss, EMA (assigned inside the step), DiffAugment (random inside the step), d_steps = 2."""
+    """Hinge loss, EMA (assigned inside the step), DiffAugment (random inside the step), d_steps = 2, the class
+    loss (D's logits per class from its own layers, inside the step)."""
     fast = reports[backend]["fast"]
     assert fast["d_iterations"] == 2 * STEPS_PER_EPOCH and fast["g_iterations"] == STEPS_PER_EPOCH
     assert fast["ema_formula_error"] < 1e-5, "EMA weights must follow ema = d * ema + (1 - d) * g step by step"
