@@ -101,7 +101,7 @@ def test_a_model_without_class_logits_refuses_the_class_loss(model):
 
 
 def test_a_discriminator_without_a_projection_embedding_is_refused_by_name():
-    plain = build_gan(parse_config({**BASE, "model": "sngan", "model_options": {}}), SHAPE, CLASSES)
+    plain = build_gan(parse_config({**BASE, "model": "sngan", "model_options": TINY["sngan"]}), SHAPE, CLASSES)
     with pytest.raises(ValueError, match="needs a projection discriminator"):
         ConditionalGAN(plain.generator, plain.discriminator, 8, CLASSES, d_output="score", class_loss_weight=1.0)
 
