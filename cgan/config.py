@@ -101,7 +101,7 @@ class RunConfig(_Strict):
         if self.lecam_weight and self.model not in SCORE_MODELS:
             raise ValueError(f"LeCam regularisation needs a discriminator that outputs a score "
                              f"({', '.join(SCORE_MODELS)})")
-        if self.class_loss_weight and not REGISTRY[self.model].d_class_logits:
+        if self.class_loss_weight and self.model not in CLASS_LOGIT_MODELS:
             raise ValueError(f"the class loss needs a discriminator with class logits "
                              f"({', '.join(CLASS_LOGIT_MODELS)}), and {self.model}'s has none")
         if len(set(self.augment)) != len(self.augment):
