@@ -199,7 +199,9 @@ def load_dataset(name: str, data_dir=None, subset: int | None = None,
     folder = resolve_data_dir(data_dir)
     path = folder / f"{name}.npz" if folder else None
     if path is not None and path.is_file():
-        arrays, source = _read_npz(path, name, label_mode), str(path)
+        # a folder named by the environment is recorded by its variable, so run records name no machine's paths
+        shown = f"${DATA_DIR_ENV}/{path.name}" if data_dir is None else str(path)
+        arrays, source = _read_npz(path, name, label_mode), shown
     else:
         arrays, source = _from_keras(name, label_mode), "keras.datasets"
     x_train, y_train = arrays["x_train"], arrays["y_train"].reshape(-1).astype("int32")

@@ -66,7 +66,8 @@ def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, dat
         scores["intra_class_fd"]["per_class"] = {names[c]: v for c, v in scores["intra_class_fd"]["per_class"].items()}
     card = classifier.card
     return {
-        "run": str(run.path), "dataset": dataset, "label_mode": label_mode,
+        "run": run.path.name,  # the folder that holds this file; its path differs per machine
+        "dataset": dataset, "label_mode": label_mode,
         "generator": {"status": summary.get("status"), "epochs_done": summary.get("epochs_done"),
                       "epochs_planned": summary.get("epochs_planned"), "file": generator.source},
         "samples": {

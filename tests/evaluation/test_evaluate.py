@@ -40,6 +40,7 @@ def evaluated(run_copy, data_dir):
 @pytest.mark.slow
 def test_evaluate_writes_complete_metrics(evaluated):
     _, metrics = evaluated
+    assert metrics["run"] == SHIPPED.name  # the folder's name: a path would differ per machine
     assert metrics["samples"]["per_class"] == 70 and metrics["samples"]["generated"] == 700
     assert metrics["samples"]["seed"] == 3 and metrics["feature_space"]["feature_dim"] == 64
     # The real column is held-out test images, kept out of the 10,000-image test set's reference.
