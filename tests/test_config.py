@@ -12,7 +12,8 @@ def test_every_original_run_version_has_a_config():
     names = {f"{p.parent.name}/{p.stem}" for p in CONFIGS}
     assert names == {"mnist/m1_v1", "mnist/m1_v2", "mnist/m3_v1", "cifar100/m3_v1", "cifar100/m4_v1",
                      "cifar100/m5_v1", "cifar10/m5_v1", "cifar10/m5_v2", "cifar10/m5_v3", "cifar10/m5_v4",
-                     "mnist/fast_v1", "cifar10/sngan_v1", "cifar10/fast32_v1", "cifar10/fast32_v2", "cifar100/fast32_v1"}
+                     "mnist/fast_v1", "cifar10/sngan_v1", "cifar10/fast32_v1", "cifar10/fast32_v2", "cifar10/fast32_v3",
+                     "cifar100/fast32_v1"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
