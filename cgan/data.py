@@ -200,7 +200,7 @@ def load_dataset(name: str, data_dir=None, subset: int | None = None,
     path = folder / f"{name}.npz" if folder else None
     if path is not None and path.is_file():
         # a folder named by the environment is recorded by its variable, so run records name no machine's paths
-        shown = f"${DATA_DIR_ENV}/{path.name}" if data_dir is None else str(path)
+        shown = str(path) if data_dir else f"${DATA_DIR_ENV}/{path.name}"  # as resolve_data_dir chose
         arrays, source = _read_npz(path, name, label_mode), shown
     else:
         arrays, source = _from_keras(name, label_mode), "keras.datasets"
