@@ -27,7 +27,7 @@ from cgan.io import atomic_write, existing_ancestor
 from cgan.runs import RunFolder, results_root
 
 # The generator each dataset uses when no --run is given (committed run folders).
-SHIPPED_RUNS = {"mnist": "mnist/fast_v1", "cifar10": "cifar10/fast32_v1", "cifar100": "cifar100/fast32_v1"}
+SHIPPED_RUNS = {"mnist": "mnist/fast_v1", "cifar10": "cifar10/fast32_v3", "cifar100": "cifar100/fast32_v1"}
 # Largest PNG grid written, in pixels after --scale: 8192 × 8192, the texture limit of many image viewers.
 # The grid is built in memory (up to ~200 MB for RGB); larger requests belong in an .npz.
 MAX_GRID_PIXELS = 8192 * 8192

@@ -29,7 +29,7 @@ SUMMARY = "the shipped CIFAR generator: fast's idea grown for 32×32 colour imag
 D_OUTPUT = "score"
 D_CLASS_LOGITS = True
 CPU_BACKEND = "tensorflow"
-NOTEBOOKS = {"cifar10": "v1", "cifar100": "v1"}
+NOTEBOOKS = {"cifar10": "v3", "cifar100": "v1"}
 DEFAULTS = dict(g_filters=[128, 64, 32], d_filters=[32, 64, 128], bn_momentum=0.9, spectral_norm=False,
                 g_conditioning="cbn", d_label_input=False)
 
