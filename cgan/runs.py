@@ -11,7 +11,8 @@ resultados/<dataset>/<model>_<version>/
     generator.onnx.<hash>.part   its weights, for a generator.onnx too large for one file (ONNX external data)
     generator.onnx.json    tools.compact_generator: which weight format was chosen, its size, what it changes
     previous/              tools.zoo_queue, after a retrain: summary.json, metrics.json and history.csv of the run
-                           this one replaced, so the two can be compared
+                           this one replaced, so the two can be compared; rescored.json (tools.rescore_previous):
+                           this run's generator scored as the replaced one was, when the classifier changed
     summary.json           parameter counts, epochs, wall times, final metrics, environment
     checkpoint/            G, D, both optimizers and every seed state after the last finished epoch (not committed)
     tensorboard/           TensorBoard events: per-step and per-epoch scalars, the evolution grid
@@ -60,7 +61,7 @@ PUBLISHED_PATTERNS = (r"history\.csv", r"iterations\.csv", r"summary\.json", r"g
 PREVIOUS_FILES = ("summary.json", "metrics.json", "history.csv")
 RUN_FILE_PATTERNS = (r"config\.toml", r"metrics\.json", r"generator\.onnx(\.json|\.[0-9a-f]{12}\.part)?",
                      re.escape(LOCK_NAME),
-                     rf"previous/({'|'.join(map(re.escape, PREVIOUS_FILES))})",
+                     rf"previous/({'|'.join(map(re.escape, PREVIOUS_FILES + ('rescored.json',)))})",
                      *PUBLISHED_PATTERNS, r"tensorboard/events\.out\.tfevents\.[^/]+", r"checkpoint/state\.json",
                      rf"checkpoint/{_CHECKPOINT_FILE}",  # a checkpoint from before per-epoch folders
                      rf"{_EPOCH_FOLDER}/{_CHECKPOINT_FILE}",
@@ -128,6 +129,7 @@ class RunFolder:
     generator_onnx = property(lambda self: self.path / "generator.onnx")  # written by `cgan export`
     onnx_record = property(lambda self: self.path / "generator.onnx.json")  # written by tools.compact_generator
     previous = property(lambda self: self.path / "previous")  # the replaced run's records, after a retrain
+    rescored = property(lambda self: self.previous / "rescored.json")  # written by tools.rescore_previous
     summary = property(lambda self: self.path / "summary.json")
     metrics = property(lambda self: self.path / "metrics.json")  # written by `cgan evaluate`
     checkpoint = property(lambda self: self.path / "checkpoint")

@@ -26,11 +26,12 @@ HELDOUT_NAME = "real held-out"
 
 
 def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, data_dir=None,
-                 inception: bool = True, inception_weights: str | None = None, generator=None) -> dict:
+                 inception: bool = True, inception_weights: str | None = None, generator=None,
+                 classifier_folder=None) -> dict:
     """Score the run's generator.keras, or `generator` (a `cgan.generate.Generator` of that run, such as its
-    ONNX file with compact weights)."""
+    ONNX file with compact weights), with the classifier in `classifier_folder` (default: the package's)."""
     from cgan.data import load_dataset, to_uint8
-    from cgan.evaluation.classifier import load_classifier
+    from cgan.evaluation.classifier import WEIGHTS_DIR, load_classifier, weights_path
     from cgan.evaluation.inception import inception_fid, locate_weights
     from cgan.generate import Generator, read_generator_summary
     from cgan.runs import RunFolder
@@ -50,7 +51,7 @@ def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, dat
     if len(generator.label_names) != data.num_classes:
         raise EvaluationError(f"{run.summary} names {len(generator.label_names)} classes, but {dataset} "
                               f"({label_mode} labels) has {data.num_classes}")
-    classifier = load_classifier(dataset)
+    classifier = load_classifier(dataset, classifier_folder or WEIGHTS_DIR)
     label_map = fine_to_coarse_matrix(data_dir) if label_mode == "coarse" else None
     (real, real_labels), (x_ref, y_ref) = split_test_set(data.x_test, data.y_test, per_class, seed)
     scorer = Scorer(classifier, x_ref, y_ref, label_map)
@@ -79,7 +80,8 @@ def evaluate_run(run_dir, per_class: int = DEFAULT_PER_CLASS, seed: int = 0, dat
             "reference": f"real test set without the held-out images, {len(x_ref)} images", "seed": seed,
             "prdc_reference": f"random {generated['prdc']['n']} test images vs {generated['prdc']['n']} generated"},
         "feature_space": {
-            "classifier": f"cgan/evaluation/weights/{dataset}.weights.h5", "feature_dim": card["feature_dim"],
+            "classifier": (weights_path(dataset, classifier_folder).as_posix() if classifier_folder
+                           else f"cgan/evaluation/weights/{dataset}.weights.h5"), "feature_dim": card["feature_dim"],
             "classifier_test_accuracy": card["test_accuracy"],
             "classifier_trained_on": f"{card['train_images']} train images ({card['data_note']})",
             "note": "domain-classifier features, not ImageNet InceptionV3: not comparable to published FIDs"},

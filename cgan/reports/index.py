@@ -149,6 +149,12 @@ def _format_change(record: dict, chosen: dict) -> str:
     return change
 
 
+def _same_scale(a: dict, b: dict) -> bool:
+    """Two metrics.json files that compare: the same N per class and the same classifier."""
+    return all(dig(a, k) == dig(b, k) and dig(a, k) is not None
+               for k in (("samples", "per_class"), ("feature_space", "classifier_test_accuracy")))
+
+
 def _previous_line(run: Path) -> list[str]:
     """How this run compares with the run it replaced (previous/, written when a retrain moves in)."""
     folder = RunFolder(run).previous
@@ -157,18 +163,23 @@ def _previous_line(run: Path) -> list[str]:
         return []
     old_metrics = _json_or_none(folder / "metrics.json") or {}
     new_metrics = _metrics(RunFolder(run)) or {}
+    rescored = _json_or_none(RunFolder(run).rescored)
+    where = ""
+    if (not _same_scale(old_metrics, new_metrics) and rescored and _same_scale(old_metrics, rescored)
+            and dig(rescored, ("generator", "epochs_done")) == dig(new_metrics, ("generator", "epochs_done"))):
+        new_metrics = rescored  # the new generator in the old run's feature space (tools.rescore_previous)
+        where = (f", both with the old run's classifier (test accuracy "
+                 f"{dig(old_metrics, ('feature_space', 'classifier_test_accuracy'))}, previous/rescored.json)")
     scores = []
     for title, key, digits in (("label accuracy", "label_accuracy", 4), ("FD", "fd", 3)):
         before, after = dig(old_metrics, ("generated", key)), dig(new_metrics, ("generated", key))
         if before is not None and after is not None:
             scores.append(f"{title} {number(before, digits)} → {number(after, digits)}")
-    same_scale = all(dig(old_metrics, k) == dig(new_metrics, k) and dig(old_metrics, k) is not None
-                     for k in (("samples", "per_class"), ("feature_space", "classifier_test_accuracy")))
-    comparison = (f"; old → new at {dig(old_metrics, ('samples', 'per_class'))} per class: {', '.join(scores)}"
-                  if scores and same_scale else
+    comparison = (f"; old → new at {dig(old_metrics, ('samples', 'per_class'))} per class{where}: "
+                  f"{', '.join(scores)}" if scores and _same_scale(old_metrics, new_metrics) else
                   "; its metrics were scored at another N or with another classifier: not compared" if scores else "")
     return [(f"- **Replaced run** (previous/, its generator never committed): {old.get('status', '?')}, "
-             f"{old.get('epochs_done', '?')} of {old.get('epochs_planned', '?')} epochs in "
+             f"{epochs_trained(old)} of {old.get('epochs_planned', '?')} epochs in "
              f"{duration(old.get('wall_seconds'))} on {data_label(old.get('data', {}), old.get('dataset'))}"
              + comparison)]
 

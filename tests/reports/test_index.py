@@ -291,8 +291,16 @@ def test_a_retrained_run_is_compared_with_the_run_it_replaced(tmp_path):
     text = render(tmp_path)
     assert ("- **Replaced run** (previous/, its generator never committed): stopped, 2 of 3 epochs in 2 h 03 min on "
             "12k subset; old → new at 100 per class: label accuracy 0.1234 → 0.1234, FD 55.500 → 40.000") in text, text
-    (run / "previous" / "metrics.json").write_text(json.dumps(dict(scored, feature_space={"classifier_test_accuracy": 0.5})))
+    old_classifier = dict(scored, feature_space={"classifier_test_accuracy": 0.5})
+    (run / "previous" / "metrics.json").write_text(json.dumps(old_classifier))
     assert "scored at another N or with another classifier: not compared" in render(tmp_path)
+    # tools.rescore_previous: the new generator scored with the old classifier compares, the newest run only
+    rescored = dict(old_classifier, generated=dict(METRICS["generated"], fd=70.0), generator={"epochs_done": 2})
+    (run / "previous" / "rescored.json").write_text(json.dumps(rescored))
+    assert "not compared" in render(tmp_path)  # scored after epoch 2, metrics.json after epoch 3
+    (run / "previous" / "rescored.json").write_text(json.dumps(dict(rescored, generator={"epochs_done": 3})))
+    assert ("old → new at 100 per class, both with the old run's classifier (test accuracy 0.5, "
+            "previous/rescored.json): label accuracy 0.1234 → 0.1234, FD 55.500 → 70.000") in render(tmp_path)
 
 
 def test_a_run_resumed_on_another_machine_says_which_epochs_each_trained(tmp_path):
