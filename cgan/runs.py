@@ -59,9 +59,10 @@ _CHECKPOINT_FILE = "(" + "|".join(map(re.escape, CHECKPOINT_FILES)) + ")"
 PUBLISHED_PATTERNS = (r"history\.csv", r"iterations\.csv", r"summary\.json", r"generator\.(keras|h5)",
                       r"evolution\.gif", rf"plots/({'|'.join(PLOT_NAMES)})\.png", r"evolution/epoch_\d{3,}\.png")
 PREVIOUS_FILES = ("summary.json", "metrics.json", "history.csv")
+RESCORED_FILE = "rescored.json"  # in previous/: this run scored as the replaced one was (tools.rescore_previous)
 RUN_FILE_PATTERNS = (r"config\.toml", r"metrics\.json", r"generator\.onnx(\.json|\.[0-9a-f]{12}\.part)?",
                      re.escape(LOCK_NAME),
-                     rf"previous/({'|'.join(map(re.escape, PREVIOUS_FILES + ('rescored.json',)))})",
+                     rf"previous/({'|'.join(map(re.escape, PREVIOUS_FILES + (RESCORED_FILE,)))})",
                      *PUBLISHED_PATTERNS, r"tensorboard/events\.out\.tfevents\.[^/]+", r"checkpoint/state\.json",
                      rf"checkpoint/{_CHECKPOINT_FILE}",  # a checkpoint from before per-epoch folders
                      rf"{_EPOCH_FOLDER}/{_CHECKPOINT_FILE}",
@@ -129,7 +130,7 @@ class RunFolder:
     generator_onnx = property(lambda self: self.path / "generator.onnx")  # written by `cgan export`
     onnx_record = property(lambda self: self.path / "generator.onnx.json")  # written by tools.compact_generator
     previous = property(lambda self: self.path / "previous")  # the replaced run's records, after a retrain
-    rescored = property(lambda self: self.previous / "rescored.json")  # written by tools.rescore_previous
+    rescored = property(lambda self: self.previous / RESCORED_FILE)
     summary = property(lambda self: self.path / "summary.json")
     metrics = property(lambda self: self.path / "metrics.json")  # written by `cgan evaluate`
     checkpoint = property(lambda self: self.path / "checkpoint")

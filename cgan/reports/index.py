@@ -165,9 +165,10 @@ def _previous_line(run: Path) -> list[str]:
     new_metrics = _metrics(RunFolder(run)) or {}
     rescored = _json_or_none(RunFolder(run).rescored)
     where = ""
-    if (not _same_scale(old_metrics, new_metrics) and rescored and _same_scale(old_metrics, rescored)
+    comparable = _same_scale(old_metrics, new_metrics)
+    if (not comparable and rescored and _same_scale(old_metrics, rescored)
             and dig(rescored, ("generator", "epochs_done")) == dig(new_metrics, ("generator", "epochs_done"))):
-        new_metrics = rescored  # the new generator in the old run's feature space (tools.rescore_previous)
+        new_metrics, comparable = rescored, True  # the new generator in the old run's feature space
         where = (f", both with the old run's classifier (test accuracy "
                  f"{dig(old_metrics, ('feature_space', 'classifier_test_accuracy'))}, previous/rescored.json)")
     scores = []
@@ -176,7 +177,7 @@ def _previous_line(run: Path) -> list[str]:
         if before is not None and after is not None:
             scores.append(f"{title} {number(before, digits)} → {number(after, digits)}")
     comparison = (f"; old → new at {dig(old_metrics, ('samples', 'per_class'))} per class{where}: "
-                  f"{', '.join(scores)}" if scores and _same_scale(old_metrics, new_metrics) else
+                  f"{', '.join(scores)}" if scores and comparable else
                   "; its metrics were scored at another N or with another classifier: not compared" if scores else "")
     return [(f"- **Replaced run** (previous/, its generator never committed): {old.get('status', '?')}, "
              f"{epochs_trained(old)} of {old.get('epochs_planned', '?')} epochs in "
